@@ -1,0 +1,125 @@
+"""Thin views: input serializer -> service -> output serializer."""
+
+from typing import Any
+
+from django.contrib.auth import login
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from omo.api import serializers as s
+from omo.api.permissions import IsOwner
+from omo.idempotency import idempotent
+from omo.models import ApiToken, AuditLog, Location, Role, User
+from omo.services.accounts import api_token_create, api_token_revoke, user_pin_verify
+from omo.services.locations import location_create, location_update
+
+
+class PingApi(APIView):
+    """No database, no session: the floor of the HTTP stack (used by the http_floor benchmark)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=inline_serializer("Pong", {"pong": serializers.BooleanField()}))
+    def get(self, request: Request) -> Response:
+        return Response({"pong": True})
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=s.UserOutput)
+    def get(self, request: Request) -> Response:
+        return Response(s.UserOutput(request.user).data)
+
+
+class PinSwitchApi(APIView):
+    """Switches the signed-in staff member on a shared iPad by username and PIN."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "pin"
+
+    @extend_schema(request=s.PinSwitchInput, responses=s.UserOutput)
+    def post(self, request: Request) -> Response:
+        data = s.PinSwitchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_pin_verify(
+            username=data.validated_data["username"],
+            pin=data.validated_data["pin"],
+            location=data.validated_data.get("branch"),
+        )
+        login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return Response(s.UserOutput(user).data)
+
+
+class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Location]):
+    """Branches and warehouses. Every staff member sees them all (to find stock); only owners change them."""
+
+    queryset = Location.objects.all()
+    serializer_class = s.LocationOutput
+    scope = "locations"
+    write_roles = frozenset({Role.OWNER})
+    filterset_fields = ["kind", "is_active"]
+    search_fields = ["code", "name_en", "name_zh_hant"]
+    ordering_fields = ["code", "name_en"]
+
+    @extend_schema(request=s.LocationCreateInput, responses={201: s.LocationOutput})
+    @idempotent
+    def create(self, request: Request) -> Response:
+        data = s.LocationCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        location = location_create(actor=request.user, **data.validated_data)
+        return Response(s.LocationOutput(location).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.LocationUpdateInput, responses=s.LocationOutput)
+    @idempotent
+    def partial_update(self, request: Request, pk: str) -> Response:
+        self.get_object()
+        data = s.LocationUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        location = location_update(actor=request.user, location_id=int(pk), **data.validated_data)
+        return Response(s.LocationOutput(location).data)
+
+
+class AuditLogViewSet(viewsets.ReadOnlyModelViewSet[AuditLog]):
+    """The audit log of the branches you manage; another branch's entry is 404 even by id."""
+
+    serializer_class = s.AuditLogOutput
+    scope = "audit"
+    allowed_roles = frozenset({Role.OWNER, Role.MANAGER})
+    filterset_fields = ["action", "branch__code", "object_type", "object_id"]
+    search_fields = ["action", "actor_label", "reason"]
+    ordering_fields = ["created_at"]
+
+    def get_queryset(self) -> Any:
+        return AuditLog.objects.for_user(self.request.user).select_related("branch")
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet[ApiToken]):
+    """API tokens for integrations; owners only. The key is shown once, at creation."""
+
+    queryset = ApiToken.objects.select_related("user")
+    serializer_class = s.ApiTokenOutput
+    permission_classes = [IsOwner]
+
+    @extend_schema(request=s.ApiTokenCreateInput, responses={201: s.ApiTokenCreatedOutput})
+    def create(self, request: Request) -> Response:
+        data = s.ApiTokenCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = get_object_or_404(User, username=data.validated_data["username"], role=Role.API_CLIENT)
+        token, raw_key = api_token_create(
+            name=data.validated_data["name"], user=user, scopes=data.validated_data["scopes"], actor=request.user
+        )
+        body = s.ApiTokenOutput(token).data
+        return Response({**body, "key": raw_key}, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        api_token_revoke(token_id=int(pk), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

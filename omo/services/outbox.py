@@ -1,0 +1,89 @@
+"""The transactional outbox: work a transaction asks for is stored with it and relayed to Celery after commit."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from omo.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+# A message sent but not processed after this long is sent again (Redis lost it, or no worker took it);
+# OnceTask makes the second delivery harmless.
+REDELIVER_AFTER = timedelta(minutes=15)
+
+
+def outbox_enqueue(*, task: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None,
+                   countdown: float = 0) -> OutboxMessage:
+    """Stores a task in the caller's transaction and tries to send it as soon as that commits.
+
+    If the broker is down then, the row stays unsent and the relay (beat, every few seconds) sends it later.
+    """
+    message = OutboxMessage.objects.create(
+        task_name=task,
+        args=args or [],
+        kwargs=kwargs or {},
+        available_at=timezone.now() + timedelta(seconds=countdown),
+    )
+    if not countdown:
+        transaction.on_commit(lambda: outbox_relay(message_ids=[message.pk]), robust=True)
+    return message
+
+
+def outbox_relay(*, message_ids: list[int] | None = None, limit: int | None = None) -> int:
+    """Sends due, unsent messages (and stale unprocessed ones) to the broker; returns how many were sent.
+
+    Rows are locked with SKIP LOCKED, so concurrent relays never send the same row at once. Stops at the
+    first broker error and leaves the rest for the next run.
+    """
+    from omo.celery import app
+
+    now = timezone.now()
+    limit = limit or settings.OUTBOX_RELAY_BATCH
+    due = Q(sent_at__isnull=True, available_at__lte=now) | Q(
+        processed_at__isnull=True, sent_at__lt=now - REDELIVER_AFTER
+    )
+    sent = 0
+    with transaction.atomic():
+        rows = OutboxMessage.objects.select_for_update(skip_locked=True).filter(due).order_by("pk")
+        if message_ids is not None:
+            rows = rows.filter(pk__in=message_ids)
+        batch = list(rows[:limit])
+        if not batch:
+            return 0
+        try:
+            with app.connection_for_write() as connection:
+                for message in batch:
+                    app.send_task(
+                        message.task_name,
+                        args=message.args,
+                        kwargs=message.kwargs,
+                        task_id=message.task_id,
+                        connection=connection,
+                        retry=False,
+                    )
+                    message.sent_at = timezone.now()
+                    message.attempts += 1
+                    sent += 1
+        except Exception as error:  # the broker is down or refused: keep the rest for the next run
+            logger.warning("outbox relay: broker unavailable after %s of %s messages: %s", sent, len(batch), error)
+            if sent < len(batch):
+                failed = batch[sent]
+                failed.attempts += 1
+                failed.last_error = str(error)[:1000]
+        OutboxMessage.objects.bulk_update(batch, ["sent_at", "attempts", "last_error"])
+    return sent
+
+
+def outbox_purge(*, older_than: timedelta) -> int:
+    """Deletes processed messages older than `older_than`."""
+    cutoff = timezone.now() - older_than
+    deleted, _ = OutboxMessage.objects.filter(processed_at__lt=cutoff).delete()
+    return deleted

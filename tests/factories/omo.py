@@ -1,0 +1,32 @@
+from typing import Any
+
+import factory
+from factory.django import DjangoModelFactory
+
+from omo.models import Location, LocationKind, Role, User
+
+
+class LocationFactory(DjangoModelFactory[Location]):
+    class Meta:
+        model = Location
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"B{n:03d}")
+    kind = LocationKind.BRANCH
+    name_en = factory.LazyAttribute(lambda o: f"Branch {o.code}")
+    name_zh_hant = factory.LazyAttribute(lambda o: f"分店{o.code}")
+
+
+class UserFactory(DjangoModelFactory[User]):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    role = Role.CASHIER
+    password = factory.django.Password("pass-1234")
+
+    @factory.post_generation
+    def branches(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create and extracted:
+            self.branches.set(extracted)
