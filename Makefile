@@ -46,8 +46,8 @@ shell: venv
 
 ## Recompile the translations after editing locale/*/LC_MESSAGES/django.po.
 messages: venv
-	$(PY) manage.py makemessages -l zh_Hant -l en --ignore '.venv/*' --ignore 'var/*'
-	$(PY) manage.py compilemessages --ignore '.venv/*' --ignore 'var/*'
+	DEBUG=true $(PY) manage.py makemessages -l zh_Hant -l en --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*'
+	DEBUG=true $(PY) manage.py compilemessages --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*'
 
 bench-quick: venv
 	$(PY) -m bench http_floor --quick
