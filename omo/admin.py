@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from omo.models import ApiToken, AuditLog, Location, OutboxMessage, User
+from omo.scoping import branch_scope
 
 
 @admin.register(User)
@@ -13,7 +14,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ["username", "first_name", "last_name", "role", "is_active"]
     list_filter = ["role", "is_active", "branches"]
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),
         (_("Role and branches"), {"fields": ("role", "branches")}),
     )
     filter_horizontal = ["branches", "groups", "user_permissions"]
@@ -44,7 +45,7 @@ class AuditLogAdmin(ReadOnlyAdmin):
     search_fields = ["actor_label", "action", "object_id", "reason"]
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).for_user(request.user)
+        return branch_scope(super().get_queryset(request), request.user)
 
 
 @admin.register(ApiToken)

@@ -1,6 +1,7 @@
 """The Celery app. Settings come from Django's settings (CELERY_*), the beat schedule included."""
 
 import os
+from typing import Any
 
 from celery import Celery, Task
 from django.db import transaction
@@ -11,14 +12,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omo.settings")
 OUTBOX_TASK_ID_PREFIX = "outbox-"
 
 
-class OnceTask(Task):  # type: ignore[misc]
+class OnceTask(Task):
     """Runs a task relayed from the outbox at most once, even when the broker delivers it twice.
 
     The outbox row is locked and marked processed in the same transaction as the task's own writes, so a
     duplicate delivery (a relay that crashed after publishing, a worker lost before ack) finds it done.
     """
 
-    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         task_id = self.request.id or ""
         if not task_id.startswith(OUTBOX_TASK_ID_PREFIX):
             return super().__call__(*args, **kwargs)

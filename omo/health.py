@@ -31,7 +31,11 @@ def worker_check() -> str:
     return "ok"
 
 
-CHECKS: dict[str, Callable[[], str]] = {"database": database_check, "redis": redis_check, "worker": worker_check}
+CHECKS: dict[str, Callable[[], str]] = {
+    "database": database_check,
+    "redis": redis_check,
+    "worker": worker_check,
+}
 
 
 def health_report() -> tuple[bool, dict[str, str]]:

@@ -40,11 +40,13 @@ def branch_ids_for(user: User | AnonymousUser | None) -> frozenset[int] | None:
         ids = frozenset(user.branches.values_list("pk", flat=True)) or ALL_BRANCHES
     else:
         ids = frozenset()
-    user._branch_ids = ids  # type: ignore[union-attr]  # one query per request, not per queryset
+    user._branch_ids = ids  # one query per request, not per queryset
     return ids
 
 
-def branch_scope(queryset: models.QuerySet[Any], user: Any, *, field: str | None = None) -> models.QuerySet[Any]:
+def branch_scope(
+    queryset: models.QuerySet[Any], user: Any, *, field: str | None = None
+) -> models.QuerySet[Any]:
     """Filters any queryset to the user's branches. `field` is the path to the Location foreign key."""
     field = field or getattr(queryset.model, "BRANCH_FIELD", "location")
     ids = branch_ids_for(user)

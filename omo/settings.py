@@ -28,7 +28,9 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY (a long random string) or DEBUG=true for local development.")
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY (a long random string) or DEBUG=true for local development."
+        )
     SECRET_KEY = "insecure-local-development-key-only-for-debug-mode-0123456789"  # noqa: S105
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -115,7 +117,11 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Tasks wait in Redis until a worker acks them; a worker lost mid-task gets it back after this.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 3, "socket_timeout": 5}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 3,
+    "socket_timeout": 5,
+}
 CELERY_TIMEZONE = "Asia/Hong_Kong"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The beat schedule is code, reviewed like code. django-celery-beat copies it into the database at start.

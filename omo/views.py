@@ -10,7 +10,9 @@ from omo.health import health_report
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     healthy, checks = health_report()
-    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -5,7 +5,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuv")
 os.environ.setdefault("DEBUG", "false")
 
-from omo.settings import *  # noqa: E402, F403
+from omo.settings import *  # noqa: F403
 from omo.settings import REST_FRAMEWORK
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -39,10 +39,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         return "Token"
 
 
-class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+class ApiTokenScheme(OpenApiAuthenticationExtension):
     target_class = "omo.api.authentication.ApiTokenAuthentication"
     name = "apiToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token omo_...`, created by the owner under API tokens."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token omo_...`, created by the owner under API tokens.",
+        }

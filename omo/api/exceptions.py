@@ -33,10 +33,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
     if isinstance(exc, exceptions.ValidationError):
-        response.data = error_body("invalid", _("Please correct the highlighted fields."), {"fields": exc.detail})
+        response.data = error_body(
+            "invalid", _("Please correct the highlighted fields."), {"fields": exc.detail}
+        )
     else:
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else "error"
-        extra = {"wait": exc.wait} if isinstance(exc, exceptions.Throttled) else {}
+        extra = {"wait": getattr(exc, "wait", None)} if isinstance(exc, exceptions.Throttled) else {}
         response.data = error_body(code, str(exc.detail), extra)
     return response

@@ -9,8 +9,18 @@ class LocationOutput(serializers.ModelSerializer[Location]):
 
     class Meta:
         model = Location
-        fields = ["id", "code", "kind", "name", "name_en", "name_zh_hant", "address_en", "address_zh_hant",
-                  "phone", "is_active"]
+        fields = [
+            "id",
+            "code",
+            "kind",
+            "name",
+            "name_en",
+            "name_zh_hant",
+            "address_en",
+            "address_zh_hant",
+            "phone",
+            "is_active",
+        ]
 
 
 class LocationCreateInput(serializers.Serializer[dict]):
@@ -34,7 +44,9 @@ class LocationUpdateInput(serializers.Serializer[dict]):
 
 
 class UserOutput(serializers.ModelSerializer[User]):
-    branches = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+    branches: serializers.SlugRelatedField[Location] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="code"
+    )
     display_name = serializers.CharField(source="__str__", read_only=True)
 
     class Meta:
@@ -49,12 +61,25 @@ class PinSwitchInput(serializers.Serializer[dict]):
 
 
 class AuditLogOutput(serializers.ModelSerializer[AuditLog]):
-    branch = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    branch: serializers.SlugRelatedField[Location] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = AuditLog
-        fields = ["id", "created_at", "actor", "actor_label", "action", "branch", "object_type", "object_id",
-                  "before", "after", "reason"]
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "actor_label",
+            "action",
+            "branch",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+            "reason",
+        ]
 
 
 class ApiTokenOutput(serializers.ModelSerializer[ApiToken]):
@@ -62,8 +87,17 @@ class ApiTokenOutput(serializers.ModelSerializer[ApiToken]):
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "username", "key_prefix", "scopes", "created_at", "last_used_at", "expires_at",
-                  "revoked_at"]
+        fields = [
+            "id",
+            "name",
+            "username",
+            "key_prefix",
+            "scopes",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        ]
 
 
 class ApiTokenCreateInput(serializers.Serializer[dict]):

@@ -36,7 +36,7 @@ class MeApi(APIView):
 
     @extend_schema(responses=s.UserOutput)
     def get(self, request: Request) -> Response:
-        return Response(s.UserOutput(request.user).data)
+        return Response(s.UserOutput(request.user).data)  # type: ignore[arg-type]  # IsAuthenticated
 
 
 class PinSwitchApi(APIView):
@@ -115,7 +115,10 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
         data.is_valid(raise_exception=True)
         user = get_object_or_404(User, username=data.validated_data["username"], role=Role.API_CLIENT)
         token, raw_key = api_token_create(
-            name=data.validated_data["name"], user=user, scopes=data.validated_data["scopes"], actor=request.user
+            name=data.validated_data["name"],
+            user=user,
+            scopes=data.validated_data["scopes"],
+            actor=request.user,
         )
         body = s.ApiTokenOutput(token).data
         return Response({**body, "key": raw_key}, status=status.HTTP_201_CREATED)

@@ -77,12 +77,40 @@ def command_run() -> int:
         manage(env, "migrate", "--noinput")
         manage(env, "seed_demo", "--if-empty")
         commands = {
-            "web": [str(bin_dir / "gunicorn"), "omo.wsgi", "--bind", f"127.0.0.1:{port}",
-                    "--workers", "2", "--threads", "4", "--access-logfile", "-"],
-            "worker": [str(bin_dir / "celery"), "-A", "omo", "worker", "--loglevel", "info",
-                       "--concurrency", "2", "--hostname", "omo-worker@%h"],
-            "beat": [str(bin_dir / "celery"), "-A", "omo", "beat", "--loglevel", "info",
-                     "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
+            "web": [
+                str(bin_dir / "gunicorn"),
+                "omo.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+            ],
+            "worker": [
+                str(bin_dir / "celery"),
+                "-A",
+                "omo",
+                "worker",
+                "--loglevel",
+                "info",
+                "--concurrency",
+                "2",
+                "--hostname",
+                "omo-worker@%h",
+            ],
+            "beat": [
+                str(bin_dir / "celery"),
+                "-A",
+                "omo",
+                "beat",
+                "--loglevel",
+                "info",
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+            ],
         }
         processes: dict[str, subprocess.Popen[bytes]] = {}
         signal.signal(signal.SIGINT, on_signal)
@@ -117,7 +145,9 @@ def command_test(pytest_args: list[str]) -> int:
     with services() as service_env:
         env = {**os.environ, **service_env}
         env.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env, check=False
+        )
         return result.returncode
 
 

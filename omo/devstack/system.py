@@ -25,12 +25,14 @@ def cjk_font_present() -> bool:
 
 FONT = Need("fonts-noto-cjk", "Chinese glyphs in receipt and invoice PDFs", cjk_font_present)
 GETTEXT = Need("gettext", "compiling translations (make messages)", lambda: bool(shutil.which("msgfmt")))
-COMPOSE = Need("docker-compose", "validating docker-compose.yml in CI", lambda: bool(shutil.which("docker-compose")))
+COMPOSE = Need(
+    "docker-compose", "validating docker-compose.yml in CI", lambda: bool(shutil.which("docker-compose"))
+)
 CHROMIUM = Need("chromium", "browser tests of the POS and web shop", lambda: bool(shutil.which("chromium")))
 POPPLER = Need("poppler-utils", "turning PDFs into images in tests", lambda: bool(shutil.which("pdftoppm")))
 
 FOR_RUN = [FONT]
-FOR_TEST = [FONT, CHROMIUM, POPPLER]
+FOR_TEST = [FONT, POPPLER]  # add CHROMIUM with the first browser test
 FOR_CI = [FONT, CHROMIUM, POPPLER, COMPOSE, GETTEXT]
 
 
@@ -50,7 +52,15 @@ def ensure(needs: list[Need]) -> list[Need]:
         update = subprocess.run([*sudo, apt, "update", "-qq"], env=env, check=False)
         if update.returncode == 0:
             subprocess.run(
-                [*sudo, apt, "install", "-y", "-qq", "--no-install-recommends", *[m.package for m in missing]],
+                [
+                    *sudo,
+                    apt,
+                    "install",
+                    "-y",
+                    "-qq",
+                    "--no-install-recommends",
+                    *[m.package for m in missing],
+                ],
                 env=env,
                 check=False,
             )

@@ -12,11 +12,16 @@ class LocationKind(models.TextChoices):
 class Location(models.Model):
     """A branch or warehouse. Staff belong to locations; every branch-scoped row points at one.
 
-    It lives in `omo` (the bottom layer) because accounts and branch scoping need it; inventory adds stock to it.
+    It lives in `omo` (the bottom layer) because accounts and branch scoping need it;
+    inventory adds stock to it.
     """
 
-    code = models.CharField(_("code"), max_length=8, unique=True, help_text=_("Short code used in order numbers, e.g. CWB."))
-    kind = models.CharField(_("kind"), max_length=16, choices=LocationKind.choices, default=LocationKind.BRANCH)
+    code = models.CharField(
+        _("code"), max_length=8, unique=True, help_text=_("Short code used in order numbers, e.g. CWB.")
+    )
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=LocationKind.choices, default=LocationKind.BRANCH
+    )
     name_en = models.CharField(_("name (English)"), max_length=100)
     name_zh_hant = models.CharField(_("name (Traditional Chinese)"), max_length=100)
     address_en = models.CharField(_("address (English)"), max_length=255, blank=True)

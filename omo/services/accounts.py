@@ -107,10 +107,12 @@ def api_token_hash(raw_key: str) -> str:
 
 @transaction.atomic
 def api_token_create(*, name: str, user: User, scopes: list[str], actor: Any) -> tuple[ApiToken, str]:
-    """Creates a token for an integration; returns it with the raw key, which is shown once and never stored."""
+    """Creates a token for an integration; returns it with the raw key (shown once, never stored)."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
-        raise ValidationFailed(_("Unknown scopes: %(scopes)s") % {"scopes": ", ".join(unknown)}, field="scopes")
+        raise ValidationFailed(
+            _("Unknown scopes: %(scopes)s") % {"scopes": ", ".join(unknown)}, field="scopes"
+        )
     if not name.strip():
         raise ValidationFailed(_("Give the token a name."), field="name")
     prefix = secrets.token_hex(4)
@@ -123,7 +125,9 @@ def api_token_create(*, name: str, user: User, scopes: list[str], actor: Any) ->
         scopes=sorted(set(scopes)),
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    audit_record(actor=actor, action="api_token.create", obj=token, after={"name": token.name, "scopes": token.scopes})
+    audit_record(
+        actor=actor, action="api_token.create", obj=token, after={"name": token.name, "scopes": token.scopes}
+    )
     return token, raw_key
 
 
@@ -153,7 +157,9 @@ def staff_user_create(
     user.save()
     user.branches.set(branches)
     audit_record(
-        actor=actor, action="user.create", obj=user,
+        actor=actor,
+        action="user.create",
+        obj=user,
         after={"username": username, "role": role, "branches": [b.code for b in branches]},
     )
     return user

@@ -29,17 +29,24 @@ def location_validate(*, code: str, name_en: str, name_zh_hant: str, kind: str) 
 
 
 @transaction.atomic
-def location_create(*, actor: Any, code: str, name_en: str, name_zh_hant: str,
-                    kind: str = LocationKind.BRANCH, **fields: Any) -> Location:
+def location_create(
+    *, actor: Any, code: str, name_en: str, name_zh_hant: str, kind: str = LocationKind.BRANCH, **fields: Any
+) -> Location:
     """Creates a branch or warehouse. Raises ValidationFailed (bad or duplicate code). Audited."""
     code = code.strip().upper()
     location_validate(code=code, name_en=name_en, name_zh_hant=name_zh_hant, kind=kind)
     if Location.objects.filter(code=code).exists():
         raise ValidationFailed(fields={"code": str(_("A location with this code exists."))})
-    location = Location.objects.create(code=code, name_en=name_en.strip(), name_zh_hant=name_zh_hant.strip(),
-                                       kind=kind, **fields)
-    audit_record(actor=actor, action="location.create", branch=location, obj=location,
-                 after=location_snapshot(location))
+    location = Location.objects.create(
+        code=code, name_en=name_en.strip(), name_zh_hant=name_zh_hant.strip(), kind=kind, **fields
+    )
+    audit_record(
+        actor=actor,
+        action="location.create",
+        branch=location,
+        obj=location,
+        after=location_snapshot(location),
+    )
     return location
 
 
@@ -53,9 +60,16 @@ def location_update(*, actor: Any, location_id: int, **changes: Any) -> Location
     for field, value in changes.items():
         if field in EDITABLE:
             setattr(location, field, value)
-    location_validate(code=location.code, name_en=location.name_en, name_zh_hant=location.name_zh_hant,
-                      kind=location.kind)
+    location_validate(
+        code=location.code, name_en=location.name_en, name_zh_hant=location.name_zh_hant, kind=location.kind
+    )
     location.save()
-    audit_record(actor=actor, action="location.update", branch=location, obj=location, before=before,
-                 after=location_snapshot(location))
+    audit_record(
+        actor=actor,
+        action="location.update",
+        branch=location,
+        obj=location,
+        before=before,
+        after=location_snapshot(location),
+    )
     return location

@@ -1,4 +1,4 @@
-"""The transactional outbox: work a transaction asks for is stored with it and relayed to Celery after commit."""
+"""The transactional outbox: work a transaction asks for is stored with it, relayed to Celery after commit."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 REDELIVER_AFTER = timedelta(minutes=15)
 
 
-def outbox_enqueue(*, task: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None,
-                   countdown: float = 0) -> OutboxMessage:
+def outbox_enqueue(
+    *, task: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None, countdown: float = 0
+) -> OutboxMessage:
     """Stores a task in the caller's transaction and tries to send it as soon as that commits.
 
     If the broker is down then, the row stays unsent and the relay (beat, every few seconds) sends it later.
@@ -73,7 +74,9 @@ def outbox_relay(*, message_ids: list[int] | None = None, limit: int | None = No
                     message.attempts += 1
                     sent += 1
         except Exception as error:  # the broker is down or refused: keep the rest for the next run
-            logger.warning("outbox relay: broker unavailable after %s of %s messages: %s", sent, len(batch), error)
+            logger.warning(
+                "outbox relay: broker unavailable after %s of %s messages: %s", sent, len(batch), error
+            )
             if sent < len(batch):
                 failed = batch[sent]
                 failed.attempts += 1

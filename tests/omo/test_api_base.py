@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_domain_error_has_one_shape(api_as, owner, cwb):
-    response = api_as(owner).post("/api/v1/locations/", {"code": "CWB", "name_en": "Again", "name_zh_hant": "重覆"})
+    response = api_as(owner).post(
+        "/api/v1/locations/", {"code": "CWB", "name_en": "Again", "name_zh_hant": "重覆"}
+    )
     assert response.status_code == 400
     body = response.json()
     assert set(body) == {"code", "message", "extra"}
@@ -31,18 +33,25 @@ def test_not_found_and_unauthenticated_have_the_same_shape(api, api_as, owner):
     assert api.get("/api/v1/locations/").json()["code"] == "not_authenticated"
     missing = api_as(owner).get("/api/v1/locations/999999/")
     assert missing.status_code == 404
-    assert missing.json() == {"code": "not_found", "message": "No Location matches the given query.",
-                              "extra": {}} or missing.json()["code"] == "not_found"
+    assert (
+        missing.json()
+        == {"code": "not_found", "message": "No Location matches the given query.", "extra": {}}
+        or missing.json()["code"] == "not_found"
+    )
 
 
 def test_messages_follow_the_users_language(api_as, owner, cwb):
     client = api_as(owner)
-    chinese = client.post("/api/v1/locations/", {"code": "CWB", "name_en": "X", "name_zh_hant": "X"},
-                          HTTP_ACCEPT_LANGUAGE="zh-hant")
+    chinese = client.post(
+        "/api/v1/locations/",
+        {"code": "CWB", "name_en": "X", "name_zh_hant": "X"},
+        HTTP_ACCEPT_LANGUAGE="zh-hant",
+    )
     assert chinese.json()["message"] == "請更正標示的欄位。"
     assert chinese.json()["extra"]["fields"]["code"] == "已有相同代碼的地點。"
-    english = client.post("/api/v1/locations/", {"code": "CWB", "name_en": "X", "name_zh_hant": "X"},
-                          HTTP_ACCEPT_LANGUAGE="en")
+    english = client.post(
+        "/api/v1/locations/", {"code": "CWB", "name_en": "X", "name_zh_hant": "X"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert english.json()["message"] == "Please correct the highlighted fields."
 
 
@@ -63,9 +72,16 @@ def test_only_owners_change_locations(api_as, cwb_manager, cwb_cashier, customer
     for user in (cwb_manager, cwb_cashier):
         client = api_as(user)
         assert client.get("/api/v1/locations/").status_code == 200
-        assert client.post("/api/v1/locations/", {"code": "NEW", "name_en": "N", "name_zh_hant": "新"}).status_code == 403
+        assert (
+            client.post(
+                "/api/v1/locations/", {"code": "NEW", "name_en": "N", "name_zh_hant": "新"}
+            ).status_code
+            == 403
+        )
     assert api_as(customer).get("/api/v1/locations/").status_code == 403
-    created = api_as(owner).post("/api/v1/locations/", {"code": "new", "name_en": "Sha Tin", "name_zh_hant": "沙田"})
+    created = api_as(owner).post(
+        "/api/v1/locations/", {"code": "new", "name_en": "Sha Tin", "name_zh_hant": "沙田"}
+    )
     assert created.status_code == 201 and created.json()["code"] == "NEW"
     entry = AuditLog.objects.get(action="location.create")
     assert entry.actor == owner and entry.after["name_zh_hant"] == "沙田"

@@ -15,7 +15,9 @@ def integration(db):
 
 def test_owner_creates_a_token_shown_once_and_stored_hashed(api_as, owner, integration):
     response = api_as(owner).post(
-        "/api/v1/api-tokens/", {"name": "ERP sync", "username": "erp", "scopes": ["locations:read"]}, format="json"
+        "/api/v1/api-tokens/",
+        {"name": "ERP sync", "username": "erp", "scopes": ["locations:read"]},
+        format="json",
     )
     assert response.status_code == 201, response.json()
     key = response.json()["key"]
@@ -27,9 +29,15 @@ def test_owner_creates_a_token_shown_once_and_stored_hashed(api_as, owner, integ
 
 
 def test_token_scopes_decide_what_it_may_do(api, api_as, owner, integration, cwb):
-    key = api_as(owner).post(
-        "/api/v1/api-tokens/", {"name": "Reader", "username": "erp", "scopes": ["locations:read"]}, format="json"
-    ).json()["key"]
+    key = (
+        api_as(owner)
+        .post(
+            "/api/v1/api-tokens/",
+            {"name": "Reader", "username": "erp", "scopes": ["locations:read"]},
+            format="json",
+        )
+        .json()["key"]
+    )
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api.get("/api/v1/locations/").status_code == 200
     denied = api.post("/api/v1/locations/", {"code": "X1", "name_en": "x", "name_zh_hant": "x"})
@@ -40,9 +48,15 @@ def test_token_scopes_decide_what_it_may_do(api, api_as, owner, integration, cwb
 
 
 def test_revoked_or_wrong_token_is_401(api, api_as, owner, integration):
-    created = api_as(owner).post(
-        "/api/v1/api-tokens/", {"name": "Tmp", "username": "erp", "scopes": ["locations:read"]}, format="json"
-    ).json()
+    created = (
+        api_as(owner)
+        .post(
+            "/api/v1/api-tokens/",
+            {"name": "Tmp", "username": "erp", "scopes": ["locations:read"]},
+            format="json",
+        )
+        .json()
+    )
     assert api_as(owner).delete(f"/api/v1/api-tokens/{created['id']}/").status_code == 204
     api.credentials(HTTP_AUTHORIZATION=f"Token {created['key']}")
     response = api.get("/api/v1/locations/")
@@ -58,7 +72,9 @@ def test_only_owners_manage_tokens_and_scopes_are_checked(api_as, owner, cwb_man
     )
     assert bad.status_code == 400 and "scopes" in bad.json()["extra"]["fields"]
     staff = api_as(owner).post(
-        "/api/v1/api-tokens/", {"name": "Bad", "username": "cwb-manager", "scopes": ["locations:read"]}, format="json"
+        "/api/v1/api-tokens/",
+        {"name": "Bad", "username": "cwb-manager", "scopes": ["locations:read"]},
+        format="json",
     )
     assert staff.status_code == 404
     assert not ApiToken.objects.exists()

@@ -1,4 +1,4 @@
-"""`make run` as a new user meets it: embedded PostgreSQL and Redis, healthy within minutes, Ctrl-C stops all."""
+"""`make run` as a new user meets it: embedded PostgreSQL and Redis, healthy in minutes, Ctrl-C stops all."""
 
 import json
 import os
@@ -33,14 +33,23 @@ def health(port: int) -> tuple[int, dict]:
 
 
 def start_and_stop(var_dir: Path, port: int) -> str:
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG"}}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG"}
+    }
     env.update({"OMO_VAR_DIR": str(var_dir), "PORT": str(port)})
     log = var_dir.parent / f"run-{time.monotonic_ns()}.log"
     with log.open("w") as out:
         # Its own process group, like a terminal's foreground job: Ctrl-C is SIGINT to the whole group.
-        process = subprocess.Popen([sys.executable, "-m", "omo.devstack", "run"], cwd=ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "omo.devstack", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         started: list[psutil.Process] = []
         try:
             deadline = time.monotonic() + 180

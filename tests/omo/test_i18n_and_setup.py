@@ -53,12 +53,20 @@ def test_seed_demo_if_empty_leaves_existing_data(owner):
 
 
 def test_production_settings_pass_the_deploy_check():
-    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "shop.example.com",
-           "SECRET_KEY": "kR9#vQ2!mZ7@pL4$wX8^nB6&tY3*hJ5(cF1)dG0_sA2+eU9=iO7-rT4~yW6|uP3"}
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "shop.example.com",
+        "SECRET_KEY": "kR9#vQ2!mZ7@pL4$wX8^nB6&tY3*hJ5(cF1)dG0_sA2+eU9=iO7-rT4~yW6|uP3",
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -66,11 +74,15 @@ def test_production_settings_pass_the_deploy_check():
 def test_production_settings_refuse_to_start_without_a_secret_key():
     env = {**os.environ, "DEBUG": "false", "SECRET_KEY": ""}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 
 
 def test_celery_broker_url_from_redis_url():
     assert celery_broker_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
-    assert celery_broker_url("unix:///srv/omo/redis.sock?db=2") == "redis+socket:///srv/omo/redis.sock?virtual_host=2"
+    assert (
+        celery_broker_url("unix:///srv/omo/redis.sock?db=2")
+        == "redis+socket:///srv/omo/redis.sock?virtual_host=2"
+    )

@@ -22,7 +22,9 @@ def post(client: APIClient, body: dict, key: str | None = "sale-0001"):
 def test_same_key_same_body_runs_once_and_replays_the_first_response(api_as, owner):
     client = api_as(owner)
     first = post(client, BODY)
-    again = post(client, {"name_zh_hant": "沙田", "code": "ST", "name_en": "Sha Tin"})  # same body, other order
+    again = post(
+        client, {"name_zh_hant": "沙田", "code": "ST", "name_en": "Sha Tin"}
+    )  # same body, other order
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
@@ -42,7 +44,9 @@ def test_same_key_other_body_is_422_and_changes_nothing(api_as, owner):
 def test_same_key_on_another_endpoint_is_422(api_as, owner, cwb):
     client = api_as(owner)
     post(client, BODY)
-    response = client.patch(f"/api/v1/locations/{cwb.pk}/", BODY, format="json", HTTP_IDEMPOTENCY_KEY="sale-0001")
+    response = client.patch(
+        f"/api/v1/locations/{cwb.pk}/", BODY, format="json", HTTP_IDEMPOTENCY_KEY="sale-0001"
+    )
     assert response.status_code == 422
 
 

@@ -117,7 +117,9 @@ def test_concurrent_failures_are_all_counted(cwb):
 
 def test_pin_switch_api_signs_the_staff_member_in(api, cwb_cashier, owner, cwb):
     user_pin_set(user=cwb_cashier, pin="4821", actor=owner)
-    response = api.post("/api/v1/auth/pin-switch/", {"username": "cwb-cashier", "pin": "4821", "branch": "CWB"})
+    response = api.post(
+        "/api/v1/auth/pin-switch/", {"username": "cwb-cashier", "pin": "4821", "branch": "CWB"}
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["role"] == "cashier"
     assert api.get("/api/v1/auth/me/").json()["username"] == "cwb-cashier"
@@ -128,8 +130,14 @@ def test_pin_switch_api_errors(api, cwb_cashier, owner, mk, settings):
     user_pin_set(user=cwb_cashier, pin="4821", actor=owner)
     wrong = api.post("/api/v1/auth/pin-switch/", {"username": "cwb-cashier", "pin": "0000"})
     assert wrong.status_code == 401
-    assert wrong.json() == {"code": "pin_invalid", "message": "Wrong user or PIN.", "extra": {"attempts_left": 1}}
-    other_branch = api.post("/api/v1/auth/pin-switch/", {"username": "cwb-cashier", "pin": "4821", "branch": "MK"})
+    assert wrong.json() == {
+        "code": "pin_invalid",
+        "message": "Wrong user or PIN.",
+        "extra": {"attempts_left": 1},
+    }
+    other_branch = api.post(
+        "/api/v1/auth/pin-switch/", {"username": "cwb-cashier", "pin": "4821", "branch": "MK"}
+    )
     assert other_branch.status_code == 403
     assert other_branch.json()["code"] == "branch_access_denied"
     for _ in range(2):  # the right PIN above reset the count

@@ -12,14 +12,42 @@ from omo.services.accounts import user_pin_set
 DEMO_PASSWORD = "demo1234"  # noqa: S105  (documented demo login)
 
 LOCATIONS = [
-    ("CWB", LocationKind.BRANCH, "Causeway Bay", "銅鑼灣", "Shop 12, 1/F, 500 Hennessy Road, Causeway Bay",
-     "銅鑼灣軒尼詩道500號1樓12號舖", "+852 2890 1234"),
-    ("MK", LocationKind.BRANCH, "Mong Kok", "旺角", "Shop 8, G/F, 68 Sai Yeung Choi Street South, Mong Kok",
-     "旺角西洋菜南街68號地下8號舖", "+852 2388 5678"),
-    ("TST", LocationKind.BRANCH, "Tsim Sha Tsui", "尖沙咀", "Shop 3, 2/F, 100 Nathan Road, Tsim Sha Tsui",
-     "尖沙咀彌敦道100號2樓3號舖", "+852 2366 9012"),
-    ("KC", LocationKind.WAREHOUSE, "Kwai Chung Warehouse", "葵涌倉", "Unit 15, 9/F, 30 Kwai Fung Crescent, Kwai Chung",
-     "葵涌葵豐街30號9樓15室", "+852 2420 3456"),
+    (
+        "CWB",
+        LocationKind.BRANCH,
+        "Causeway Bay",
+        "銅鑼灣",
+        "Shop 12, 1/F, 500 Hennessy Road, Causeway Bay",
+        "銅鑼灣軒尼詩道500號1樓12號舖",
+        "+852 2890 1234",
+    ),
+    (
+        "MK",
+        LocationKind.BRANCH,
+        "Mong Kok",
+        "旺角",
+        "Shop 8, G/F, 68 Sai Yeung Choi Street South, Mong Kok",
+        "旺角西洋菜南街68號地下8號舖",
+        "+852 2388 5678",
+    ),
+    (
+        "TST",
+        LocationKind.BRANCH,
+        "Tsim Sha Tsui",
+        "尖沙咀",
+        "Shop 3, 2/F, 100 Nathan Road, Tsim Sha Tsui",
+        "尖沙咀彌敦道100號2樓3號舖",
+        "+852 2366 9012",
+    ),
+    (
+        "KC",
+        LocationKind.WAREHOUSE,
+        "Kwai Chung Warehouse",
+        "葵涌倉",
+        "Unit 15, 9/F, 30 Kwai Fung Crescent, Kwai Chung",
+        "葵涌葵豐街30號9樓15室",
+        "+852 2420 3456",
+    ),
 ]
 
 # username, role, first name, last name, branch codes (empty: every branch), PIN
@@ -52,14 +80,27 @@ class Command(BaseCommand):
         for code, kind, name_en, name_zh, address_en, address_zh, phone in LOCATIONS:
             locations[code], _ = Location.objects.update_or_create(
                 code=code,
-                defaults={"kind": kind, "name_en": name_en, "name_zh_hant": name_zh, "address_en": address_en,
-                          "address_zh_hant": address_zh, "phone": phone, "is_active": True},
+                defaults={
+                    "kind": kind,
+                    "name_en": name_en,
+                    "name_zh_hant": name_zh,
+                    "address_en": address_en,
+                    "address_zh_hant": address_zh,
+                    "phone": phone,
+                    "is_active": True,
+                },
             )
         for username, role, first, last, codes, pin in STAFF:
             user, created = User.objects.update_or_create(
                 username=username,
-                defaults={"role": role, "first_name": first, "last_name": last, "is_active": True,
-                          "is_staff": role in (Role.OWNER, Role.MANAGER), "is_superuser": role == Role.OWNER},
+                defaults={
+                    "role": role,
+                    "first_name": first,
+                    "last_name": last,
+                    "is_active": True,
+                    "is_staff": role in (Role.OWNER, Role.MANAGER),
+                    "is_superuser": role == Role.OWNER,
+                },
             )
             if created or not user.check_password(DEMO_PASSWORD):
                 user.set_password(DEMO_PASSWORD)
