@@ -144,7 +144,8 @@ def command_test(pytest_args: list[str]) -> int:
     system.ensure(system.FOR_TEST)
     with services() as service_env:
         env = {**os.environ, **service_env}
-        env.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        # Importing omo (for this package) set omo.settings as the default; the suite has its own.
+        env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
         result = subprocess.run(
             [sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env, check=False
         )

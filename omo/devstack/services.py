@@ -141,7 +141,11 @@ def stale_server_stop(pidfile: Path) -> None:
 
 
 def wait_for(
-    check: Callable[[], bool], *, what: str, process: subprocess.Popen[bytes] | None = None, seconds: float = 30
+    check: Callable[[], bool],
+    *,
+    what: str,
+    process: subprocess.Popen[bytes] | None = None,
+    seconds: float = 30,
 ) -> None:
     deadline = time.monotonic() + seconds
     while not check():

@@ -1,7 +1,10 @@
 """The API's error shape, translations, pagination, filtering, schema and roles."""
 
+import os
+
 import pytest
 import yaml
+from django.core.management import call_command
 
 from omo.models import AuditLog, Location
 from omo.services.locations import location_create
@@ -94,6 +97,10 @@ def test_schema_is_openapi_3(api):
     assert schema["openapi"].startswith("3.")
     assert "/api/v1/locations/" in schema["paths"]
     assert "apiToken" in schema["components"]["securitySchemes"]
+
+
+def test_schema_validates_without_warnings():
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", os.devnull)
 
 
 def test_docs_page_serves_without_a_cdn(api):

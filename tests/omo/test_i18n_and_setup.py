@@ -60,6 +60,7 @@ def test_production_settings_pass_the_deploy_check():
         "SECRET_KEY": "kR9#vQ2!mZ7@pL4$wX8^nB6&tY3*hJ5(cF1)dG0_sA2+eU9=iO7-rT4~yW6|uP3",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # browser tests set it; production never does
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
