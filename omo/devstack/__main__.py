@@ -8,6 +8,7 @@ exec  any command with DATABASE_URL / REDIS_URL set to the (embedded) services.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -49,17 +50,23 @@ def manage(env: dict[str, str], *args: str) -> None:
 
 
 def stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each process group, then SIGKILL to whatever is left after 20 seconds."""
     for name, process in processes.items():
         if process.poll() is None:
             log(f"Stopping {name}")
-            os.killpg(process.pid, signal.SIGTERM)
+            signal_group(process, signal.SIGTERM)
     deadline = time.monotonic() + 20
     for process in processes.values():
         try:
             process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            signal_group(process, signal.SIGKILL)
             process.wait()
+
+
+def signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
 
 
 def command_run() -> int:
@@ -119,15 +126,14 @@ def command_run() -> int:
             for name, command in commands.items():
                 # Own session: the terminal's Ctrl-C comes to us, and we stop them before the database.
                 processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-            print(
-                f"\nOMO is running:\n"
+            log(
+                f"OMO is running:\n"
                 f"  POS / back office  http://127.0.0.1:{port}/\n"
                 f"  Admin              http://127.0.0.1:{port}/admin/\n"
                 f"  API docs           http://127.0.0.1:{port}/api/docs/\n"
                 f"  OpenAPI schema     http://127.0.0.1:{port}/api/schema/\n"
                 f"  Health             http://127.0.0.1:{port}/healthz\n"
-                f"{DEMO_LOGINS}\n  Press Ctrl-C to stop everything.\n",
-                flush=True,
+                f"{DEMO_LOGINS}\n  Press Ctrl-C to stop everything.\n"
             )
             while not stopping:
                 dead = [name for name, process in processes.items() if process.poll() is not None]

@@ -27,7 +27,9 @@ MAX_SOCKET_PATH = 100
 
 
 def log(message: str) -> None:
-    print(f"==> {message}", flush=True)
+    """Never lets a closed terminal or pipe (Ctrl-C on `make run | tee`) stop the clean-up."""
+    with contextlib.suppress(OSError):
+        print(f"==> {message}", flush=True)
 
 
 class EmbeddedPostgres:
@@ -177,4 +179,7 @@ def services() -> Iterator[dict[str, str]]:
         yield env
     finally:
         for service in reversed(started):
-            service.stop()
+            try:
+                service.stop()
+            except Exception as error:  # stop the others all the same
+                log(f"could not stop {type(service).__name__}: {error}")
