@@ -145,6 +145,7 @@ CACHES = {
 
 # --- Accounts ----------------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "omo.User"
+AUTHENTICATION_BACKENDS = ["omo.auth_backends.RoleBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"

@@ -55,7 +55,7 @@ class PinSwitchApi(APIView):
             pin=data.validated_data["pin"],
             location=data.validated_data.get("branch"),
         )
-        login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request._request, user, backend="omo.auth_backends.RoleBackend")
         return Response(s.UserOutput(user).data)
 
 
