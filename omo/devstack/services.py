@@ -101,7 +101,7 @@ class EmbeddedRedis:
             ],
             start_new_session=True,  # Ctrl-C reaches us, and we stop Redis after its users
         )
-        wait_for(lambda: self.socket.exists(), what="Redis socket", process=self.process)
+        wait_for(lambda: redis_answers(self.socket), what="Redis", process=self.process)
         return f"unix://{self.socket}?db=0"
 
     def stop(self) -> None:
@@ -115,6 +115,15 @@ class EmbeddedRedis:
             self.process.kill()
             self.process.wait()
         self.process = None
+
+
+def redis_answers(socket: Path) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket), socket_connect_timeout=1).ping())
+    except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+        return False  # not up yet, or still loading its data
 
 
 def socket_path(directory: Path, name: str) -> Path:
