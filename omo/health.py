@@ -25,7 +25,7 @@ def redis_check() -> str:
 def worker_check() -> str:
     from omo.celery import app
 
-    replies = app.control.ping(timeout=1.0)
+    replies = app.control.ping(timeout=2.0, limit=1)  # returns at the first answer
     if not replies:
         raise RuntimeError("no Celery worker answered")
     return "ok"
