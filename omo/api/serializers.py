@@ -62,7 +62,7 @@ class PinSwitchInput(serializers.Serializer[dict]):
 
 class AuditLogOutput(serializers.ModelSerializer[AuditLog]):
     branch: serializers.SlugRelatedField[Location] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
 
     class Meta:
