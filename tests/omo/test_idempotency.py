@@ -114,3 +114,28 @@ def test_duplicate_while_the_first_is_running_is_409(owner, monkeypatch):
     replay = post(client, BODY)
     assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
     assert Location.objects.filter(code="ST").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_retries_creates_exactly_one(owner):
+    """An offline POS replaying its queue while the network flaps: many copies at once, one effect."""
+    copies = 8
+    barrier = threading.Barrier(copies)
+    statuses: list[int] = []
+
+    def send() -> None:
+        client = APIClient()
+        client.force_login(owner)
+        barrier.wait()
+        statuses.append(post(client, BODY).status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(statuses) == copies
+    assert set(statuses) <= {201, 409} and 201 in statuses
+    assert Location.objects.filter(code="ST").count() == 1
+    assert AuditLog.objects.filter(action="location.create").count() == 1
