@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 # A message sent but not processed after this long is sent again (Redis lost it, or no worker took it);
 # OnceTask makes the second delivery harmless.
 REDELIVER_AFTER = timedelta(minutes=15)
+# A task that keeps failing is not sent for ever: after this many deliveries it waits for a person (admin).
+MAX_DELIVERIES = 10
 
 
 def outbox_enqueue(
@@ -49,7 +51,7 @@ def outbox_relay(*, message_ids: list[int] | None = None, limit: int | None = No
     now = timezone.now()
     limit = limit or settings.OUTBOX_RELAY_BATCH
     due = Q(sent_at__isnull=True, available_at__lte=now) | Q(
-        processed_at__isnull=True, sent_at__lt=now - REDELIVER_AFTER
+        processed_at__isnull=True, sent_at__lt=now - REDELIVER_AFTER, attempts__lt=MAX_DELIVERIES
     )
     sent = 0
     with transaction.atomic():

@@ -2,16 +2,18 @@
 
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.db import transaction
+from django.utils import timezone
 
 from omo.celery import app as celery_app
 from omo.models import AuditLog, OutboxMessage
 from omo.services.locations import location_create
-from omo.services.outbox import outbox_enqueue, outbox_relay
+from omo.services.outbox import MAX_DELIVERIES, REDELIVER_AFTER, outbox_enqueue, outbox_relay
 from tests.omo import probe_tasks  # noqa: F401  (registers tests.outbox_probe)
 from tests.redis_server import PrivateRedis
 
@@ -95,3 +97,19 @@ def test_sent_at_commit_when_the_broker_is_up(private_redis):
     message.refresh_from_db()
     assert message.sent_at is not None
     assert private_redis.client().llen("celery") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sent_but_never_processed_is_sent_again_up_to_a_limit(private_redis):
+    stale = timezone.now() - REDELIVER_AFTER - timedelta(minutes=1)
+    lost = OutboxMessage.objects.create(
+        task_name="tests.outbox_probe", kwargs={"location_id": 1}, sent_at=stale, attempts=1
+    )
+    hopeless = OutboxMessage.objects.create(
+        task_name="tests.outbox_probe", sent_at=stale, attempts=MAX_DELIVERIES
+    )
+    assert outbox_relay() == 1
+    lost.refresh_from_db()
+    hopeless.refresh_from_db()
+    assert lost.attempts == 2 and lost.sent_at > stale
+    assert hopeless.attempts == MAX_DELIVERIES and hopeless.sent_at == stale
