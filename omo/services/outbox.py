@@ -63,6 +63,8 @@ def outbox_relay(*, message_ids: list[int] | None = None, limit: int | None = No
             return 0
         try:
             with app.connection_for_write() as connection:
+                # One try, no back-off: during a Redis outage a sale must not wait; the relay tries again.
+                connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
                 for message in batch:
                     app.send_task(
                         message.task_name,

@@ -56,7 +56,7 @@ def test_redis_outage_at_commit_loses_nothing_and_the_task_acts_once(private_red
     with transaction.atomic():
         location = location_create(actor=owner, code="ST", name_en="Sha Tin", name_zh_hant="沙田")
         message = outbox_enqueue(task="tests.outbox_probe", kwargs={"location_id": location.pk})
-    assert time.monotonic() - started < 10, "a broker outage must not hang the request"
+    assert time.monotonic() - started < 2, "a broker outage must not hold up the request"
 
     message.refresh_from_db()
     assert message.sent_at is None and message.attempts == 1 and message.last_error
