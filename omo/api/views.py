@@ -9,11 +9,11 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from omo.api import serializers as s
 from omo.api.permissions import IsOwner
+from omo.api.throttling import TolerantScopedRateThrottle
 from omo.idempotency import idempotent
 from omo.models import ApiToken, AuditLog, Location, Role, User
 from omo.services.accounts import api_token_create, api_token_revoke, user_pin_verify
@@ -43,7 +43,7 @@ class PinSwitchApi(APIView):
     """Switches the signed-in staff member on a shared iPad by username and PIN."""
 
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [TolerantScopedRateThrottle]
     throttle_scope = "pin"
 
     @extend_schema(request=s.PinSwitchInput, responses=s.UserOutput)

@@ -146,3 +146,30 @@ def test_pin_switch_api_errors(api, cwb_cashier, owner, mk, settings):
     assert locked.status_code == 423
     assert locked.json()["code"] == "pin_locked"
     assert api.get("/api/v1/auth/me/").status_code in (401, 403)
+
+
+def test_pin_switch_is_rate_limited_per_client(api, cwb_cashier, owner, monkeypatch):
+    from django.core.cache import cache
+
+    from omo.api.throttling import TolerantScopedRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(TolerantScopedRateThrottle, "THROTTLE_RATES", {"pin": "3/min"})
+    user_pin_set(user=cwb_cashier, pin="4821", actor=owner)
+    statuses = [
+        api.post("/api/v1/auth/pin-switch/", {"username": "cwb-cashier", "pin": "0000"}).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_pin_switch_works_while_the_cache_is_down(api, cwb_cashier, owner, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "unix:///nonexistent.sock",
+        }
+    }
+    user_pin_set(user=cwb_cashier, pin="4821", actor=owner)
+    response = api.post("/api/v1/auth/pin-switch/", {"username": "cwb-cashier", "pin": "4821"})
+    assert response.status_code == 200
