@@ -1,6 +1,22 @@
 #!/bin/sh
 # Entry point of the container image: `web`, `worker`, `beat`, `healthcheck`, or any command.
 set -e
+
+# The web container migrates; the worker and beat wait for that (beat's tables come from migrations) on a
+# fresh deployment, up to MIGRATIONS_WAIT seconds, then start anyway and let the restart policy retry.
+wait_for_migrations() {
+  waited=0
+  until python manage.py migrate --check >/dev/null 2>&1; do
+    if [ "$waited" -ge "${MIGRATIONS_WAIT:-300}" ]; then
+      echo "Migrations still not applied after ${waited}s; starting anyway." >&2
+      return 0
+    fi
+    echo "Waiting for the web container to apply migrations..." >&2
+    sleep 5
+    waited=$((waited + 5))
+  done
+}
+
 case "$1" in
   web)
     python manage.py migrate --noinput
@@ -16,9 +32,11 @@ case "$1" in
       --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}"
     ;;
   worker)
+    wait_for_migrations
     exec celery -A omo worker --loglevel info --concurrency "${WORKER_CONCURRENCY:-2}"
     ;;
   beat)
+    wait_for_migrations
     exec celery -A omo beat --loglevel info \
       --scheduler django_celery_beat.schedulers:DatabaseScheduler
     ;;

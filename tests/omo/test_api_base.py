@@ -36,11 +36,8 @@ def test_not_found_and_unauthenticated_have_the_same_shape(api, api_as, owner):
     assert api.get("/api/v1/locations/").json()["code"] == "not_authenticated"
     missing = api_as(owner).get("/api/v1/locations/999999/")
     assert missing.status_code == 404
-    assert (
-        missing.json()
-        == {"code": "not_found", "message": "No Location matches the given query.", "extra": {}}
-        or missing.json()["code"] == "not_found"
-    )
+    assert set(missing.json()) == {"code", "message", "extra"}
+    assert missing.json()["code"] == "not_found"
 
 
 def test_messages_follow_the_users_language(api_as, owner, cwb):

@@ -28,16 +28,16 @@ def test_owner_creates_a_token_shown_once_and_stored_hashed(api_as, owner, integ
     assert AuditLog.objects.filter(action="api_token.create").exists()
 
 
-def test_token_scopes_decide_what_it_may_do(api, api_as, owner, integration, cwb):
-    key = (
-        api_as(owner)
-        .post(
-            "/api/v1/api-tokens/",
-            {"name": "Reader", "username": "erp", "scopes": ["locations:read"]},
-            format="json",
-        )
-        .json()["key"]
+def token_create(client, name: str, scopes: list[str]) -> dict:
+    response = client.post(
+        "/api/v1/api-tokens/", {"name": name, "username": "erp", "scopes": scopes}, format="json"
     )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def test_token_scopes_decide_what_it_may_do(api, api_as, owner, integration, cwb):
+    key = token_create(api_as(owner), "Reader", ["locations:read"])["key"]
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api.get("/api/v1/locations/").status_code == 200
     denied = api.post("/api/v1/locations/", {"code": "X1", "name_en": "x", "name_zh_hant": "x"})
@@ -48,15 +48,7 @@ def test_token_scopes_decide_what_it_may_do(api, api_as, owner, integration, cwb
 
 
 def test_revoked_or_wrong_token_is_401(api, api_as, owner, integration):
-    created = (
-        api_as(owner)
-        .post(
-            "/api/v1/api-tokens/",
-            {"name": "Tmp", "username": "erp", "scopes": ["locations:read"]},
-            format="json",
-        )
-        .json()
-    )
+    created = token_create(api_as(owner), "Tmp", ["locations:read"])
     assert api_as(owner).delete(f"/api/v1/api-tokens/{created['id']}/").status_code == 204
     api.credentials(HTTP_AUTHORIZATION=f"Token {created['key']}")
     response = api.get("/api/v1/locations/")
