@@ -19,12 +19,10 @@ RUN apt-get update \
 WORKDIR /app
 
 # The pinned production dependencies (not the [dev] extra) in their own layer, so a code change reuses it.
-# kombu[redis]: Celery's Redis transport imports `packaging`, which only that extra declares (the [dev]
-# tools happen to bring it in a developer's venv); without it the worker and beat die at start.
 COPY pyproject.toml README.md ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
       > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt "kombu[redis]" \
+ && pip install --no-cache-dir -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
 # The code runs from /app (settings' BASE_DIR), where templates/ and locale/ sit beside the packages.
