@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test check-deploy lint venv system-packages shell migrate seed messages clean-var bench-quick
+.PHONY: run test check-deploy lint venv system-packages shell messages clean-var bench-quick
 
 $(VENV)/.installed: pyproject.toml omo/devstack/bootstrap.sh
 	@bash omo/devstack/bootstrap.sh "$(VENV)"

@@ -64,6 +64,7 @@ class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     queryset = Location.objects.all()
     serializer_class = s.LocationOutput
+    lookup_value_regex = r"\d+"  # any other id is a 404 from the router, never a server error
     scope = "locations"
     write_roles = frozenset({Role.OWNER})
     filterset_fields = ["kind", "is_active"]
@@ -81,7 +82,6 @@ class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=s.LocationUpdateInput, responses=s.LocationOutput)
     @idempotent
     def partial_update(self, request: Request, pk: str) -> Response:
-        self.get_object()
         data = s.LocationUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         location = location_update(actor=request.user, location_id=int(pk), **data.validated_data)
@@ -92,6 +92,7 @@ class AuditLogViewSet(viewsets.ReadOnlyModelViewSet[AuditLog]):
     """The audit log of the branches you manage; another branch's entry is 404 even by id."""
 
     serializer_class = s.AuditLogOutput
+    lookup_value_regex = r"\d+"
     scope = "audit"
     allowed_roles = frozenset({Role.OWNER, Role.MANAGER})
     filterset_fields = ["action", "branch__code", "object_type", "object_id"]
@@ -107,6 +108,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
 
     queryset = ApiToken.objects.select_related("user")
     serializer_class = s.ApiTokenOutput
+    lookup_value_regex = r"\d+"
     permission_classes = [IsOwner]
 
     @extend_schema(request=s.ApiTokenCreateInput, responses={201: s.ApiTokenCreatedOutput})

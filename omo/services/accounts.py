@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from omo.errors import DomainError, NotFound, ValidationFailed
-from omo.models import STAFF_ROLES, ApiToken, Location, Role, User
+from omo.models import STAFF_ROLES, ApiToken, Location, User
 from omo.scopes import SCOPES
 from omo.scoping import access_branch
 from omo.services.audit import audit_record
@@ -141,25 +141,3 @@ def api_token_revoke(*, token_id: int, actor: Any) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         audit_record(actor=actor, action="api_token.revoke", obj=token)
     return token
-
-
-@transaction.atomic
-def staff_user_create(
-    *, username: str, password: str | None, role: str, branches: list[Location], actor: Any, **fields: Any
-) -> User:
-    """Creates a staff or integration user with branches. Audited."""
-    if role not in Role.values or role == Role.CUSTOMER:
-        raise ValidationFailed(_("Unknown staff role."), field="role")
-    if User.objects.filter(username=username).exists():
-        raise ValidationFailed(_("That username is taken."), field="username")
-    user = User(username=username, role=role, is_staff=role in (Role.OWNER, Role.MANAGER), **fields)
-    user.set_password(password) if password else user.set_unusable_password()
-    user.save()
-    user.branches.set(branches)
-    audit_record(
-        actor=actor,
-        action="user.create",
-        obj=user,
-        after={"username": username, "role": role, "branches": [b.code for b in branches]},
-    )
-    return user

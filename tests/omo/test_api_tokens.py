@@ -70,3 +70,9 @@ def test_only_owners_manage_tokens_and_scopes_are_checked(api_as, owner, cwb_man
     )
     assert staff.status_code == 404
     assert not ApiToken.objects.exists()
+
+
+def test_a_malformed_id_is_404_not_a_server_error(api_as, owner):
+    for path in ("/api/v1/api-tokens/abc/", "/api/v1/locations/null,null/", "/api/v1/audit-log/1.5/"):
+        method = "delete" if "api-tokens" in path else "patch"
+        assert getattr(api_as(owner), method)(path, {}, format="json").status_code == 404
