@@ -127,11 +127,30 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The beat schedule is code, reviewed like code. django-celery-beat copies it into the database at start.
 CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {"task": "omo.tasks.outbox_relay_task", "schedule": timedelta(seconds=5)},
+    "reservations-expire": {
+        "task": "inventory.tasks.reservations_expire_task",
+        "schedule": timedelta(seconds=60),
+    },
+    "reservations-warn-expiring": {
+        "task": "inventory.tasks.reservations_warn_expiring_task",
+        "schedule": timedelta(minutes=5),
+    },
+    "low-stock-check": {"task": "inventory.tasks.low_stock_check_task", "schedule": timedelta(minutes=15)},
     "idempotency-keys-purge": {
         "task": "omo.tasks.idempotency_keys_purge_task",
         "schedule": crontab(hour=4, minute=10),
     },
 }
+# Stock holds: how long each kind lasts by default, and when staff hear that one is about to run out.
+RESERVATION_LIFETIMES = {
+    "web_checkout": timedelta(minutes=env.int("HOLD_WEB_CHECKOUT_MINUTES", default=15)),
+    "staff_hold": timedelta(hours=env.int("HOLD_STAFF_HOURS", default=24)),
+    "click_collect": timedelta(days=env.int("HOLD_CLICK_COLLECT_DAYS", default=7)),
+    "endless_aisle": timedelta(days=env.int("HOLD_ENDLESS_AISLE_DAYS", default=3)),
+}
+RESERVATION_EXPIRY_WARNING = timedelta(minutes=env.int("HOLD_EXPIRY_WARNING_MINUTES", default=60))
+RESERVATION_EXPIRY_BATCH = env.int("HOLD_EXPIRY_BATCH", default=500)
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", default=200)
 IDEMPOTENCY_KEY_TTL = timedelta(days=env.int("IDEMPOTENCY_KEY_TTL_DAYS", default=7))
 

@@ -27,6 +27,14 @@ class Location(models.Model):
     address_en = models.CharField(_("address (English)"), max_length=255, blank=True)
     address_zh_hant = models.CharField(_("address (Traditional Chinese)"), max_length=255, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    # {"mon": "11:00-21:00", ..., "sun": ""}: a missing or empty day is closed; "11:00-14:00,15:00-21:00".
+    opening_hours = models.JSONField(_("opening hours"), default=dict, blank=True)
+    is_pickup_point = models.BooleanField(
+        _("pickup point"), default=False, help_text=_("Customers may collect web orders here.")
+    )
+    ships_orders = models.BooleanField(
+        _("ships orders"), default=False, help_text=_("Web orders may be packed and sent from here.")
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

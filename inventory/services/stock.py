@@ -1,0 +1,295 @@
+"""Moving stock: sell, receive, adjust, write off. Each locks its rows in primary-key order, checks, applies.
+
+A sale costs two queries whatever its number of lines: one to lock the rows, one to change them and write the
+movements. Shortfalls are gathered across all lines and raised together as InsufficientStock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from catalog.models import Variant
+from catalog.validation import Invalid, money_parse
+from inventory.exceptions import InsufficientStock
+from inventory.ledger import StockChange, stock_apply
+from inventory.locks import LockedStock, StockKey, stock_lock
+from inventory.models import MovementKind
+from inventory.services.access import access_location
+from inventory.services.expiry import expired_sweep
+from omo.errors import ValidationFailed
+from omo.models import Location
+from omo.services.audit import audit_record
+
+
+@dataclass(frozen=True)
+class StockLine:
+    """`qty` units of `variant` at `location_id`. The caller passes loaded variants (it has them anyway)."""
+
+    variant: Variant
+    location_id: int
+    qty: int
+
+
+# A rule says how many units of a locked row a kind of movement may take.
+TakeRule = Callable[[LockedStock, Variant], int]
+
+
+def sellable(stock: LockedStock, variant: Variant) -> int:
+    """Available to sell; a backorder SKU may sell what is on the shelf even if it is promised to orders."""
+    return stock.on_hand if variant.allow_backorder else stock.available
+
+
+def physical(stock: LockedStock, variant: Variant) -> int:
+    return stock.on_hand
+
+
+def available(stock: LockedStock, variant: Variant) -> int:
+    return stock.available
+
+
+def lines_check(lines: Sequence[StockLine]) -> None:
+    for line in lines:
+        if not isinstance(line.qty, int) or isinstance(line.qty, bool) or line.qty <= 0:
+            raise ValidationFailed(
+                _("Quantities are whole numbers above zero."), sku=line.variant.sku, qty=str(line.qty)
+            )
+
+
+def lines_by_key(lines: Sequence[StockLine]) -> tuple[dict[StockKey, int], dict[int, Variant]]:
+    """Tracked lines summed per (variant, location); SKUs that do not track stock are left out."""
+    wanted: dict[StockKey, int] = defaultdict(int)
+    variants: dict[int, Variant] = {}
+    for line in lines:
+        if line.variant.track_inventory:
+            wanted[(line.variant.pk, line.location_id)] += line.qty
+            variants[line.variant.pk] = line.variant
+    return dict(wanted), variants
+
+
+def shortfalls(
+    wanted: dict[StockKey, int],
+    rows: dict[StockKey, LockedStock],
+    variants: dict[int, Variant],
+    rule: TakeRule,
+) -> dict[StockKey, int]:
+    """(variant, location) -> what can be had, for every key that cannot have what it wants."""
+    short = {}
+    for key, qty in wanted.items():
+        row = rows.get(key)
+        can = rule(row, variants[key[0]]) if row is not None else 0
+        if can < qty:
+            short[key] = max(can, 0)
+    return short
+
+
+def insufficient(
+    short: dict[StockKey, int], wanted: dict[StockKey, int], variants: dict[int, Variant]
+) -> InsufficientStock:
+    codes = dict(Location.objects.filter(pk__in={key[1] for key in short}).values_list("pk", "code"))
+    return InsufficientStock(
+        [
+            {
+                "sku": variants[variant_id].sku,
+                "variant_id": variant_id,
+                "location": codes.get(location_id, str(location_id)),
+                "location_id": location_id,
+                "requested": wanted[(variant_id, location_id)],
+                "available": can,
+            }
+            for (variant_id, location_id), can in sorted(short.items())
+        ]
+    )
+
+
+def stock_take(
+    lines: Sequence[StockLine],
+    *,
+    kind: MovementKind,
+    rule: TakeRule,
+    actor: Any,
+    reason: str = "",
+    reference: str = "",
+) -> dict[StockKey, LockedStock]:
+    """Takes units off locations (on-hand down) under lock, or raises InsufficientStock naming each short.
+
+    Holds whose time has run out count as free: when a line is short, they are swept first (still under the
+    lock) and the line is checked again.
+    """
+    lines_check(lines)
+    wanted, variants = lines_by_key(lines)
+    if not wanted:
+        return {}
+    rows = stock_lock(wanted)
+    short = shortfalls(wanted, rows, variants, rule)
+    if short:
+        expired_sweep(rows, list(short))
+        short = shortfalls(wanted, rows, variants, rule)
+        if short:
+            raise insufficient(short, wanted, variants)
+    stock_apply(
+        [StockChange(rows[key], on_hand=-qty) for key, qty in wanted.items()],
+        kind=kind,
+        actor=actor,
+        reason=reason,
+        reference=reference,
+    )
+    return rows
+
+
+@transaction.atomic
+def stock_sell(*, lines: Sequence[StockLine], actor: Any, reference: str = "", reason: str = "") -> None:
+    """Takes sold units off the shelf: on-hand down, one `sale` movement per line.
+
+    Locks the stock rows (primary-key order); two queries for any number of lines. Raises InsufficientStock
+    (409) naming every short SKU and what is available. Call it last in the sale's transaction: the locks are
+    then held only until the commit.
+    """
+    stock_take(lines, kind=MovementKind.SALE, rule=sellable, actor=actor, reason=reason, reference=reference)
+
+
+@transaction.atomic
+def stock_return(*, lines: Sequence[StockLine], actor: Any, reference: str = "", reason: str = "") -> None:
+    """Puts returned units back on the shelf at the chosen location (`return` movements)."""
+    lines_check(lines)
+    wanted, _variants = lines_by_key(lines)
+    rows = stock_lock(wanted, create_missing=True)
+    stock_apply(
+        [StockChange(rows[key], on_hand=qty) for key, qty in wanted.items()],
+        kind=MovementKind.RETURN,
+        actor=actor,
+        reason=reason,
+        reference=reference,
+    )
+
+
+@dataclass(frozen=True)
+class ReceiveLine:
+    variant: Variant
+    qty: int
+    unit_cost: Decimal | str | None = None
+
+
+@transaction.atomic
+def stock_receive(
+    *, location_id: int, lines: Sequence[ReceiveLine], actor: Any, reference: str, reason: str = ""
+) -> None:
+    """Books goods in (a delivery from a supplier) with their unit cost and the delivery's reference.
+
+    Staff of the location only. Raises ValidationFailed for a bad quantity or cost, or a SKU that does not
+    track stock.
+    """
+    access_location(actor, location_id)
+    if not reference.strip():
+        raise ValidationFailed(fields={"reference": _("Give the delivery note or invoice number.")})
+    costs: dict[int, Decimal | None] = {}
+    errors: dict[str, str] = {}
+    for line in lines:
+        try:
+            costs[line.variant.pk] = money_parse(line.unit_cost, allow_blank=True)
+        except Invalid as error:
+            errors[line.variant.sku] = str(error)
+        if not line.variant.track_inventory:
+            errors[line.variant.sku] = _("This SKU does not track stock.")
+    if errors:
+        raise ValidationFailed(fields=errors)
+    lines_check([StockLine(line.variant, location_id, line.qty) for line in lines])
+    wanted: dict[StockKey, int] = defaultdict(int)
+    for line in lines:
+        wanted[(line.variant.pk, location_id)] += line.qty
+    rows = stock_lock(wanted, create_missing=True)
+    stock_apply(
+        [StockChange(rows[key], on_hand=qty, unit_cost=costs[key[0]]) for key, qty in wanted.items()],
+        kind=MovementKind.RECEIVE,
+        actor=actor,
+        reason=reason,
+        reference=reference.strip(),
+    )
+
+
+@transaction.atomic
+def stock_adjust(
+    *,
+    variant: Variant,
+    location_id: int,
+    actor: Any,
+    reason: str,
+    delta: int | None = None,
+    on_hand: int | None = None,
+    reference: str = "",
+) -> LockedStock:
+    """Corrects on-hand by `delta`, or to `on_hand`, with a reason. Managers only; audited.
+
+    Raises ValidationFailed (no reason, both or neither of delta and on_hand, a result below zero),
+    PermissionDenied, BranchAccessDenied.
+    """
+    access_location(actor, location_id, managers_only=True)
+    if not reason.strip():
+        raise ValidationFailed(fields={"reason": _("Say why the stock is adjusted.")})
+    if (delta is None) == (on_hand is None):
+        raise ValidationFailed(_("Give either a change or the new on-hand figure."))
+    if not variant.track_inventory:
+        raise ValidationFailed(_("This SKU does not track stock."))
+    rows = stock_lock([(variant.pk, location_id)], create_missing=True)
+    row = rows[(variant.pk, location_id)]
+    before = row.on_hand
+    change = delta if delta is not None else (on_hand or 0) - row.on_hand
+    if row.on_hand + change < 0:
+        raise ValidationFailed(
+            _("On-hand cannot go below zero (%(on_hand)d on hand).") % {"on_hand": row.on_hand}
+        )
+    stock_apply(
+        [StockChange(row, on_hand=change)],
+        kind=MovementKind.COUNT_ADJUSTMENT,
+        actor=actor,
+        reason=reason.strip(),
+        reference=reference,
+    )
+    audit_record(
+        actor=actor,
+        action="stock.adjust",
+        branch=location_id,
+        obj=variant,
+        before={"sku": variant.sku, "on_hand": before},
+        after={"sku": variant.sku, "on_hand": row.on_hand},
+        reason=reason.strip(),
+    )
+    return row
+
+
+@transaction.atomic
+def stock_write_off(
+    *, variant: Variant, location_id: int, qty: int, actor: Any, reason: str, reference: str = ""
+) -> LockedStock:
+    """Writes off damaged or lost units (`damage` movement). Staff of the location; audited.
+
+    Raises InsufficientStock when fewer are on hand, ValidationFailed without a reason.
+    """
+    access_location(actor, location_id)
+    if not reason.strip():
+        raise ValidationFailed(fields={"reason": _("Say what happened to the goods.")})
+    rows = stock_take(
+        [StockLine(variant, location_id, qty)],
+        kind=MovementKind.DAMAGE,
+        rule=physical,
+        actor=actor,
+        reason=reason.strip(),
+        reference=reference,
+    )
+    row = rows[(variant.pk, location_id)]
+    audit_record(
+        actor=actor,
+        action="stock.write_off",
+        branch=location_id,
+        obj=variant,
+        before={"sku": variant.sku, "on_hand": row.on_hand + qty},
+        after={"sku": variant.sku, "on_hand": row.on_hand},
+        reason=reason.strip(),
+    )
+    return row

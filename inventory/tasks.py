@@ -1,0 +1,21 @@
+"""Thin Celery tasks: each calls one service. Scheduled in settings.CELERY_BEAT_SCHEDULE."""
+
+from celery import shared_task
+from django.conf import settings
+
+from inventory.services import low_stock_check, reservations_expire, reservations_warn_expiring
+
+
+@shared_task
+def reservations_expire_task() -> int:
+    return reservations_expire(batch_size=settings.RESERVATION_EXPIRY_BATCH)
+
+
+@shared_task
+def reservations_warn_expiring_task() -> int:
+    return reservations_warn_expiring(within=settings.RESERVATION_EXPIRY_WARNING)
+
+
+@shared_task
+def low_stock_check_task() -> tuple[int, int]:
+    return low_stock_check()
