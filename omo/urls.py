@@ -13,6 +13,9 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("omo.api.urls")),
+    # Each app serves its own part of the API; the strings keep omo (the bottom layer) free of app imports.
+    path("api/v1/", include("catalog.api.urls")),
+    path("api/v1/", include("inventory.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -1,0 +1,5 @@
+"""Catalogue and stock imports and exports under /api/v1/."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
