@@ -141,7 +141,9 @@ def product_fields_clean(data: dict[str, Any], errors: dict[str, str]) -> dict[s
     for field, model in (("category_id", Category), ("brand_id", Brand)):
         if field in data:
             value = data[field]
-            if value is not None and not model.objects.filter(pk=value).exists():
+            if value is not None and not (
+                str(value).isdigit() and model.objects.filter(pk=int(value)).exists()
+            ):
                 errors[field] = _("No such %(thing)s.") % {"thing": model._meta.verbose_name}
             clean[field] = value
     return clean
@@ -334,7 +336,8 @@ def variant_insert(product: Product, clean: dict[str, Any]) -> Variant:
 
 
 def product_get_for_update(product_id: int) -> Product:
-    product = Product.objects.select_for_update().filter(pk=product_id).first()
+    # NO KEY UPDATE: serialises edits of the product without blocking rows that merely point at it.
+    product = Product.objects.select_for_update(no_key=True).filter(pk=product_id).first()
     if product is None:
         raise ProductNotFound()
     return product
@@ -345,7 +348,12 @@ def product_update(*, actor: Any, product_id: int, **changes: Any) -> Product:
     """Changes a product's names, descriptions, category, brand, tags, status or visibility. Audited.
 
     Option names can change only while the product has no variants (an import renames them with the variants).
+    Raises ValidationFailed with every field problem, ProductNotFound.
     """
+    return product_change(actor=actor, product_id=product_id, action="product.update", changes=changes)
+
+
+def product_change(*, actor: Any, product_id: int, action: str, changes: dict[str, Any]) -> Product:
     product = product_get_for_update(product_id)
     before = product_snapshot(product)
     errors: dict[str, Any] = {}
@@ -366,16 +374,22 @@ def product_update(*, actor: Any, product_id: int, **changes: Any) -> Product:
     if errors:
         raise ValidationFailed(fields=errors)
     product.save()
-    audit_record(
-        actor=actor, action="product.update", obj=product, before=before, after=product_snapshot(product)
-    )
+    audit_record(actor=actor, action=action, obj=product, before=before, after=product_snapshot(product))
     return product
 
 
 @transaction.atomic
 def product_archive(*, actor: Any, product_id: int) -> Product:
-    """Archives a product: hidden from the POS and the web shop; its history and stock stay. Audited."""
-    return product_update(actor=actor, product_id=product_id, status=ProductStatus.ARCHIVED)
+    """Archives a product: hidden from the POS and the web shop; its history and stock stay.
+
+    Audited as `product.archive`, so the log tells an archive from an edit. Raises ProductNotFound.
+    """
+    return product_change(
+        actor=actor,
+        product_id=product_id,
+        action="product.archive",
+        changes={"status": ProductStatus.ARCHIVED},
+    )
 
 
 # --- Variants -----------------------------------------------------------------------------------------------
@@ -407,7 +421,18 @@ def variant_update(*, actor: Any, variant_id: int, **changes: Any) -> Variant:
 
     Raises ValidationFailed, DuplicateSku, DuplicateBarcode, VariantNotFound. Audited (price changes too).
     """
-    variant = Variant.objects.select_for_update().select_related("product").filter(pk=variant_id).first()
+    return variant_change(actor=actor, variant_id=variant_id, action="variant.update", changes=changes)
+
+
+def variant_change(*, actor: Any, variant_id: int, action: str, changes: dict[str, Any]) -> Variant:
+    # NO KEY UPDATE, and of the variant only: a plain FOR UPDATE would also block every sale of this SKU
+    # (writing a movement takes a key-share lock on the variant) and lock the product row.
+    variant = (
+        Variant.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("product")
+        .filter(pk=variant_id)
+        .first()
+    )
     if variant is None:
         raise VariantNotFound()
     before = variant_snapshot(variant)
@@ -443,7 +468,7 @@ def variant_update(*, actor: Any, variant_id: int, **changes: Any) -> Variant:
             channel_prices_set(variant, channel_prices)
     after = variant_snapshot(variant)
     if after != before:
-        audit_record(actor=actor, action="variant.update", obj=variant, before=before, after=after)
+        audit_record(actor=actor, action=action, obj=variant, before=before, after=after)
     return variant
 
 
@@ -455,8 +480,10 @@ def channel_prices_set(variant: Variant, prices: dict[str, Decimal]) -> None:
 
 @transaction.atomic
 def variant_archive(*, actor: Any, variant_id: int) -> Variant:
-    """Stops selling one SKU (is_active off); its stock and history stay. Audited."""
-    return variant_update(actor=actor, variant_id=variant_id, is_active=False)
+    """Stops selling one SKU (is_active off); its stock and history stay. Audited as `variant.archive`."""
+    return variant_change(
+        actor=actor, variant_id=variant_id, action="variant.archive", changes={"is_active": False}
+    )
 
 
 # --- Categories and brands ----------------------------------------------------------------------------------

@@ -48,11 +48,13 @@ def money_parse(value: Any, *, allow_blank: bool = False) -> Decimal | None:
         raise Invalid(_("“%(value)s” is not a price.") % {"value": value})
     if amount < 0:
         raise Invalid(_("A price cannot be negative."))
-    if amount != amount.quantize(Decimal("0.01")):
-        raise Invalid(_("A price has at most two decimals (cents)."))
+    # Before quantize: quantizing 1E+30 to cents needs more digits than the context has and raises.
     if amount > MAX_PRICE:
         raise Invalid(_("This price is too large."))
-    return amount.quantize(Decimal("0.01"))
+    if amount != amount.quantize(Decimal("0.01")):
+        raise Invalid(_("A price has at most two decimals (cents)."))
+    # copy_abs: "-0" is zero, but Decimal keeps its sign and it would print as -0.00 on a receipt.
+    return amount.quantize(Decimal("0.01")).copy_abs()
 
 
 def quantity_parse(value: Any, *, allow_blank: bool = False, allow_negative: bool = False) -> int | None:

@@ -6,13 +6,25 @@ past its `expires_at` is free the moment it expires, whether or not the expiry t
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import (
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -26,6 +38,8 @@ from inventory.models import (
     StockLevel,
     StockMovement,
     Transfer,
+    TransferLine,
+    TransferStatus,
 )
 from omo.models import Location, LocationKind
 
@@ -163,14 +177,29 @@ def stock_levels_list(user: Any) -> QuerySet[StockLevel]:
     )
 
 
-def staff_holds_list(user: Any, *, location_id: int | None = None) -> QuerySet[Reservation]:
-    """Active holds (staff holds and others) at the user's branches, soonest to run out first."""
+def staff_holds_list(
+    user: Any, *, location_id: int | None = None, source: str | None = ReservationSource.STAFF_HOLD
+) -> QuerySet[Reservation]:
+    """Live holds at the user's branches (staff holds unless `source` says otherwise, None: every source),
+    soonest to run out first, each with `time_left` (None for a hold without an end).
+
+    Holds past their time are left out although the expiry task may not have swept them yet: availability
+    already counts their units as free, so showing them as held would mislead the counter.
+    """
+    now = timezone.now()
     holds = (
         Reservation.objects.for_user(user)
-        .filter(status=ReservationStatus.ACTIVE)
+        .live()
         .select_related("variant__product", "location", "created_by")
+        .annotate(
+            time_left=ExpressionWrapper(
+                F("expires_at") - Value(now, output_field=DateTimeField()), output_field=DurationField()
+            )
+        )
         .order_by("expires_at", "pk")
     )
+    if source is not None:
+        holds = holds.filter(source=source)
     if location_id is not None:
         holds = holds.filter(location_id=location_id)
     return holds
@@ -236,9 +265,36 @@ def stock_count_variance(count: StockCount) -> list[dict[str, Any]]:
 # --- Replenishment ------------------------------------------------------------------------------------------
 
 
+def incoming_by_stock(variant_ids: Iterable[int], location_ids: Iterable[int]) -> dict[tuple[int, int], int]:
+    """(variant, destination) -> units on their way there: asked for and not yet shipped, or on the road."""
+    lines = TransferLine.objects.filter(
+        variant_id__in=list(variant_ids),
+        transfer__destination_id__in=list(location_ids),
+        transfer__status__in=[TransferStatus.REQUESTED, TransferStatus.APPROVED, TransferStatus.IN_TRANSIT],
+    ).values_list(
+        "variant_id",
+        "transfer__destination_id",
+        "transfer__status",
+        "qty_requested",
+        "qty_shipped",
+        "qty_received",
+    )
+    incoming: dict[tuple[int, int], int] = defaultdict(int)
+    for variant_id, location_id, status, requested, shipped, received in lines:
+        incoming[(variant_id, location_id)] += (
+            shipped - received if status == TransferStatus.IN_TRANSIT else requested
+        )
+    return dict(incoming)
+
+
 def replenishment_list(*, location_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """Every row at or below its reorder point, with a suggestion: a transfer from the warehouse that has the
-    most available, a purchase, or both. Three queries."""
+    most available, a purchase, or both. Four queries.
+
+    What is already on its way (`incoming`: transfers requested, approved or in transit to the row's location)
+    is taken off the suggestion, and a warehouse's spare units are promised once: two low branches are not
+    both offered the same units.
+    """
     low = (
         StockLevel.objects.filter(reorder_point__isnull=False, variant__track_inventory=True)
         .annotate(expired=Coalesce(expired_held(timezone.now()), 0))
@@ -248,20 +304,29 @@ def replenishment_list(*, location_ids: Iterable[int] | None = None) -> list[dic
         low = low.filter(location_id__in=list(location_ids))
     rows = [level for level in low if level.on_hand - level.reserved + level.expired <= level.reorder_point]
     warehouses = {loc.pk: loc for loc in Location.objects.filter(kind=LocationKind.WAREHOUSE, is_active=True)}
-    spare: dict[int, list[tuple[int, Location]]] = {}
+    spare: dict[tuple[int, int], int] = {}
     for row in availability_rows({level.variant_id for level in rows}, location_ids=list(warehouses)):
         if row.available > 0:
-            spare.setdefault(row.variant_id, []).append((row.available, warehouses[row.location_id]))
+            spare[(row.variant_id, row.location_id)] = row.available
+    incoming = incoming_by_stock({level.variant_id for level in rows}, {level.location_id for level in rows})
     suggestions = []
     for level in sorted(rows, key=lambda level: (level.location.code, level.variant.sku)):
         available = level.on_hand - level.reserved + level.expired
         assert level.reorder_point is not None
-        need = level.reorder_qty or max(level.reorder_point - available + 1, 1)
+        on_the_way = incoming.get((level.variant_id, level.location_id), 0)
+        need = max((level.reorder_qty or max(level.reorder_point - available + 1, 1)) - on_the_way, 0)
         offers = sorted(
-            (offer for offer in spare.get(level.variant_id, []) if offer[1].pk != level.location_id),
-            key=lambda offer: -offer[0],
+            (
+                (units, warehouse_id)
+                for (variant_id, warehouse_id), units in spare.items()
+                if variant_id == level.variant_id and warehouse_id != level.location_id and units > 0
+            ),
+            key=lambda offer: (-offer[0], offer[1]),
         )
-        transfer_qty, source = (min(need, offers[0][0]), offers[0][1]) if offers else (0, None)
+        transfer_qty, source = 0, None
+        if offers and need:
+            transfer_qty, source = min(need, offers[0][0]), warehouses[offers[0][1]]
+            spare[(level.variant_id, source.pk)] -= transfer_qty
         suggestions.append(
             {
                 "sku": level.variant.sku,
@@ -272,6 +337,7 @@ def replenishment_list(*, location_ids: Iterable[int] | None = None) -> list[dic
                 "available": available,
                 "reorder_point": level.reorder_point,
                 "reorder_qty": level.reorder_qty,
+                "incoming": on_the_way,
                 "suggested_qty": need,
                 "transfer_from": source.code if source else None,
                 "transfer_qty": transfer_qty,

@@ -27,7 +27,12 @@ def access_location(actor: Any, location_id: int, *, managers_only: bool = False
 
 
 def access_any_location(actor: Any, location_ids: list[int], *, managers_only: bool = False) -> None:
-    """Passes when the actor may act at one of these locations (a transfer belongs to both of its ends)."""
+    """Passes when the actor may act at one of these locations (a transfer belongs to both of its ends).
+
+    No locations at all is no permission (for a user), not a silent pass.
+    """
+    if not location_ids and is_user(actor):
+        raise PermissionDenied()
     last: Exception | None = None
     for location_id in location_ids:
         try:

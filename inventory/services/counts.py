@@ -54,14 +54,22 @@ def stock_count_open(*, location_id: int, actor: Any, full: bool = False, note: 
     return count
 
 
-def count_for_share(count_id: int) -> StockCount:
-    """Counting shares the sheet with other counters but waits for (and then refuses after) a posting."""
-    count = StockCount.objects.select_for_update(no_key=True).filter(pk=count_id).first()
-    if count is None:
+SHARE_SQL = "SELECT status FROM inventory_stockcount WHERE id = %s FOR SHARE"
+
+
+def count_for_share(count_id: int) -> None:
+    """Counting shares the sheet with other counters but waits for (and then refuses after) a posting.
+
+    FOR SHARE, which Django's select_for_update cannot ask for: counters do not wait for each other, while
+    the posting's FOR UPDATE waits for every counter in flight, and each counter waits for a posting.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(SHARE_SQL, [count_id])
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound(_("No such stock count."))
-    if count.status != CountStatus.OPEN:
+    if row[0] != CountStatus.OPEN:
         raise StockCountClosed()
-    return count
 
 
 def stock_count_record(*, count_id: int, variant: Variant, qty: int, actor: Any, mode: str = "add") -> int:

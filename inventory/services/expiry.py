@@ -89,35 +89,43 @@ def reservations_expire(*, batch_size: int = 500, now: datetime | None = None) -
 def reservations_warn_expiring(*, within: timedelta, batch_size: int = 500) -> int:
     """Emits `reservation.expiring` once for each live hold that runs out within `within`; returns how many.
 
-    The row is marked in the same transaction as the event is stored (outbox), so a second run emits nothing.
+    Batch by batch, each its own transaction: the row is marked in the same transaction as the event is stored
+    (outbox), so a second run emits nothing. Locks only the holds (SKIP LOCKED: a hold being sold or released
+    right now is left for the next run).
     """
     now = timezone.now()
-    with transaction.atomic():
-        due = list(
-            Reservation.objects.select_for_update(skip_locked=True)
-            .select_related("variant", "location")
-            .filter(
-                status=ReservationStatus.ACTIVE,
-                expiry_warned_at__isnull=True,
-                expires_at__gt=now,
-                expires_at__lte=now + within,
+    total = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                # of=self: FOR UPDATE on the joined variant and location rows would block every sale of those
+                # SKUs (a movement takes a key-share lock on its variant and location) while this runs.
+                Reservation.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("variant", "location")
+                .filter(
+                    status=ReservationStatus.ACTIVE,
+                    expiry_warned_at__isnull=True,
+                    expires_at__gt=now,
+                    expires_at__lte=now + within,
+                )
+                .order_by("expires_at", "pk")[:batch_size]
             )
-            .order_by("expires_at")[:batch_size]
-        )
-        for reservation in due:
-            reservation.expiry_warned_at = now
-            event_emit(
-                topic="reservation.expiring",
-                payload={
-                    "reservation_id": reservation.pk,
-                    "source": reservation.source,
-                    "sku": reservation.variant.sku,
-                    "location": reservation.location.code,
-                    "qty": reservation.qty,
-                    "expires_at": reservation.expires_at.isoformat() if reservation.expires_at else None,
-                    "customer_name": reservation.customer_name,
-                    "reference": reservation.reference,
-                },
-            )
-        Reservation.objects.bulk_update(due, ["expiry_warned_at"])
-    return len(due)
+            for reservation in due:
+                reservation.expiry_warned_at = now
+                event_emit(
+                    topic="reservation.expiring",
+                    payload={
+                        "reservation_id": reservation.pk,
+                        "source": reservation.source,
+                        "sku": reservation.variant.sku,
+                        "location": reservation.location.code,
+                        "qty": reservation.qty,
+                        "expires_at": reservation.expires_at.isoformat() if reservation.expires_at else None,
+                        "customer_name": reservation.customer_name,
+                        "reference": reservation.reference,
+                    },
+                )
+            Reservation.objects.bulk_update(due, ["expiry_warned_at"])
+        total += len(due)
+        if not due or len(due) < batch_size:
+            return total

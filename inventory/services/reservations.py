@@ -164,7 +164,9 @@ def reservation_consume(
     for reservation in reservations:
         taken[(reservation.variant_id, reservation.location_id)] += reservation.qty
     short = {
-        key: rows[key].on_hand for key, qty in taken.items() if key not in rows or rows[key].on_hand < qty
+        key: rows[key].on_hand if key in rows else 0
+        for key, qty in taken.items()
+        if key not in rows or rows[key].on_hand < qty
     }
     if short:
         variants = {r.variant_id: r.variant for r in reservations}
@@ -195,20 +197,29 @@ def reservations_close(reservations: list[Reservation], status: str, actor: Any,
 def reservation_extend(
     *, reservation_id: int, actor: Any, expires_at: datetime | None = None, minutes: int | None = None
 ) -> Reservation:
-    """Moves a hold's end (the customer will come later). Raises ReservationNotActive, ValidationFailed."""
+    """Moves a live hold's end (the customer will come later): by `minutes` from its current end, or to
+    `expires_at`. A hold without an end can be given one with `expires_at`; `minutes` would cut it short.
+
+    Locks the hold only. Raises ReservationNotActive (sold, released, or past its time: availability already
+    counts those units as free, so the hold cannot come back), ValidationFailed, NotFound.
+    """
     reservation = Reservation.objects.select_for_update().filter(pk=reservation_id).first()
     if reservation is None:
         raise NotFound(_("No such hold."))
     reservation_access(actor, reservation)
-    if reservation.status != ReservationStatus.ACTIVE:
+    if not reservation.is_live:
         raise ReservationNotActive(reservation_ids=[reservation.pk])
     now = timezone.now()
     if (expires_at is None) == (minutes is None):
         raise ValidationFailed(_("Give either a new end time or a number of minutes."))
     if minutes is not None:
-        if minutes <= 0:
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0:
             raise ValidationFailed(fields={"minutes": _("Extend by at least one minute.")})
-        expires_at = max(reservation.expires_at or now, now) + timedelta(minutes=minutes)
+        if reservation.expires_at is None:
+            raise ValidationFailed(
+                fields={"minutes": _("This hold lasts until it is released; give an end time instead.")}
+            )
+        expires_at = reservation.expires_at + timedelta(minutes=minutes)
     assert expires_at is not None
     if expires_at <= now or expires_at > now + MAX_HOLD:
         raise ValidationFailed(fields={"expires_at": _("A hold ends in the future, within 90 days.")})

@@ -32,6 +32,11 @@ class TransferItem:
     qty: int
 
 
+def whole(qty: Any) -> bool:
+    """A count of units: an int, and not a bool (True is an int to Python, not to a warehouse)."""
+    return isinstance(qty, int) and not isinstance(qty, bool)
+
+
 def transfer_snapshot(transfer: Transfer) -> dict[str, Any]:
     return {
         "number": transfer.number,
@@ -101,7 +106,7 @@ def transfer_request(
         errors["lines"] = _("Add at least one SKU.")
     merged: dict[int, int] = {}
     for item in items:
-        if not isinstance(item.qty, int) or item.qty <= 0:
+        if not whole(item.qty) or item.qty <= 0:
             errors[item.variant.sku] = _("Quantities are whole numbers above zero.")
         elif not item.variant.track_inventory:
             errors[item.variant.sku] = _("This SKU does not track stock.")
@@ -137,42 +142,58 @@ def transfer_approve(*, transfer_id: int, actor: Any) -> Transfer:
     return transfer
 
 
+def transfer_peek(transfer_id: int) -> Transfer:
+    """The transfer as it is now, unlocked: to check access and state before any lock is taken (a refused
+    caller blocks no sale). The checks are made again under the lock."""
+    transfer = Transfer.objects.select_related("source", "destination").filter(pk=transfer_id).first()
+    if transfer is None:
+        raise NotFound(_("No such transfer."))
+    return transfer
+
+
 @transaction.atomic
 def transfer_ship(*, transfer_id: int, actor: Any, quantities: dict[int, int] | None = None) -> Transfer:
     """Sends the goods: they leave the source (`transfer_out`) and are in transit. Staff of the source.
 
     `quantities` (variant id -> units) may ship less than requested; by default everything requested.
-    Raises TransferStateInvalid unless approved, InsufficientStock naming every short SKU.
+    Locks the source's stock rows, then the transfer. Raises TransferStateInvalid unless approved,
+    ValidationFailed (a SKU not on the transfer, below zero or above what was requested, nothing at all),
+    InsufficientStock naming every short SKU.
     """
-    peek = Transfer.objects.filter(pk=transfer_id).values_list("source_id", flat=True).first()
-    if peek is None:
-        raise NotFound(_("No such transfer."))
-    access_location(actor, peek)
+    peek = transfer_peek(transfer_id)
+    access_location(actor, peek.source_id)
+    state_require(peek, TransferStatus.APPROVED)
     lines = list(TransferLine.objects.select_related("variant").filter(transfer_id=transfer_id))
     shipping = {line.variant_id: line.qty_requested for line in lines}
     if quantities is not None:
         unknown = set(quantities) - set(shipping)
-        if unknown or any(not isinstance(q, int) or q < 0 for q in quantities.values()):
+        too_many = [
+            pk
+            for pk, qty in quantities.items()
+            if pk in shipping and (not whole(qty) or qty < 0 or qty > shipping[pk])
+        ]
+        if unknown or too_many:
             raise ValidationFailed(
-                _("Ship whole numbers of the SKUs on the transfer."), unknown=sorted(unknown)
+                _("Ship whole numbers of the SKUs on the transfer, up to what was requested."),
+                unknown=sorted(unknown),
+                variant_ids=sorted(too_many),
             )
         shipping = {pk: quantities.get(pk, 0) for pk in shipping}
     if not any(shipping.values()):
         raise ValidationFailed(_("Ship at least one unit."))
     stock_lines = [
-        StockLine(line.variant, peek, shipping[line.variant_id])
+        StockLine(line.variant, peek.source_id, shipping[line.variant_id])
         for line in lines
         if shipping[line.variant_id]
     ]
-    destination = Location.objects.get(transfers_in__pk=transfer_id)
     # Stock rows first, then the transfer (the app's lock order); a failed state check rolls the take back.
     stock_take(
         stock_lines,
         kind=MovementKind.TRANSFER_OUT,
         rule=available,
         actor=actor,
-        reason=_("Transfer to %(code)s") % {"code": destination.code},
-        reference=f"TR-{transfer_id:06d}",
+        reason=_("Transfer to %(code)s") % {"code": peek.destination.code},
+        reference=peek.number,
     )
     transfer = transfer_lock(transfer_id)
     state_require(transfer, TransferStatus.APPROVED)
@@ -201,34 +222,38 @@ def transfer_receive(
 
     `quantities` (variant id -> units arrived now) defaults to everything still in transit. With `close`, what
     has not arrived is recorded as a discrepancy and the transfer is received; without it, the transfer stays
-    in transit for the rest. Raises TransferStateInvalid unless in transit, ValidationFailed for more than
-    was shipped.
+    in transit for the rest. Locks the destination's stock rows, then the transfer, and only then reads what
+    is still in transit (two people booking in one box at once cannot receive it twice). Raises
+    TransferStateInvalid unless in transit, ValidationFailed for more than is still in transit.
     """
-    peek = Transfer.objects.filter(pk=transfer_id).values_list("destination_id", flat=True).first()
-    if peek is None:
-        raise NotFound(_("No such transfer."))
-    access_location(actor, peek)
+    peek = transfer_peek(transfer_id)
+    access_location(actor, peek.destination_id)
+    state_require(peek, TransferStatus.IN_TRANSIT)
+    # Once in transit, what was shipped is fixed: these are the rows that can receive anything.
+    shipped = list(
+        TransferLine.objects.filter(transfer_id=transfer_id, qty_shipped__gt=0).values_list(
+            "variant_id", flat=True
+        )
+    )
+    rows = stock_lock([(pk, peek.destination_id) for pk in shipped], create_missing=True)
+    transfer = transfer_lock(transfer_id)
+    state_require(transfer, TransferStatus.IN_TRANSIT)
     lines = list(TransferLine.objects.select_related("variant").filter(transfer_id=transfer_id))
     pending = {line.variant_id: line.qty_shipped - line.qty_received for line in lines}
-    arriving = dict(pending) if quantities is None else {pk: quantities.get(pk, 0) for pk in pending}
     if quantities is not None and set(quantities) - set(pending):
         raise ValidationFailed(_("Receive only SKUs on the transfer."))
-    too_many = [
-        pk for pk, qty in arriving.items() if not isinstance(qty, int) or qty < 0 or qty > pending[pk]
-    ]
+    arriving = dict(pending) if quantities is None else {pk: quantities.get(pk, 0) for pk in pending}
+    too_many = [pk for pk, qty in arriving.items() if not whole(qty) or qty < 0 or qty > pending[pk]]
     if too_many:
         raise ValidationFailed(
             _("Received quantities are between zero and what is still in transit."), variant_ids=too_many
         )
-    rows = stock_lock([(pk, peek) for pk, qty in arriving.items() if qty], create_missing=True)
-    transfer = transfer_lock(transfer_id)
-    state_require(transfer, TransferStatus.IN_TRANSIT)
     before = transfer_snapshot(transfer)
     stock_apply(
-        [StockChange(rows[(pk, peek)], on_hand=qty) for pk, qty in arriving.items() if qty],
+        [StockChange(rows[(pk, peek.destination_id)], on_hand=qty) for pk, qty in arriving.items() if qty],
         kind=MovementKind.TRANSFER_IN,
         actor=actor,
-        reason=_("Transfer from %(code)s") % {"code": transfer.source.code},
+        reason=_("Transfer from %(code)s") % {"code": peek.source.code},
         reference=transfer.number,
     )
     notes = notes or {}
@@ -249,30 +274,42 @@ def transfer_receive(
     return transfer
 
 
-@transaction.atomic
-def transfer_cancel(*, transfer_id: int, actor: Any, reason: str) -> Transfer:
-    """Calls a transfer off. Before shipping: its requester or a manager of either end. In transit: a manager
-    of the source, and what has not arrived goes back to the source (`transfer_in` there). Audited."""
-    if not reason.strip():
-        raise ValidationFailed(fields={"reason": _("Say why the transfer is cancelled.")})
-    peek = (
-        Transfer.objects.filter(pk=transfer_id)
-        .values("source_id", "destination_id", "requested_by_id")
-        .first()
-    )
-    if peek is None:
-        raise NotFound(_("No such transfer."))
-    lines = list(TransferLine.objects.filter(transfer_id=transfer_id))
-    returning = {line.variant_id: line.qty_missing for line in lines if line.qty_missing}
-    rows = stock_lock([(pk, peek["source_id"]) for pk in returning], create_missing=True)
-    transfer = transfer_lock(transfer_id)
-    state_require(transfer, TransferStatus.REQUESTED, TransferStatus.APPROVED, TransferStatus.IN_TRANSIT)
+def cancel_access(actor: Any, transfer: Transfer) -> None:
+    """Before shipping: its requester, or a manager of either end. In transit: a manager of the source."""
     if transfer.status == TransferStatus.IN_TRANSIT:
         access_location(actor, transfer.source_id, managers_only=True)
     elif not (is_user(actor) and transfer.requested_by_id == actor.pk):
         access_any_location(actor, [transfer.source_id, transfer.destination_id], managers_only=True)
+
+
+@transaction.atomic
+def transfer_cancel(*, transfer_id: int, actor: Any, reason: str) -> Transfer:
+    """Calls a transfer off. Before shipping: its requester or a manager of either end. In transit: a manager
+    of the source, and what has not arrived goes back to the source (`transfer_in` there). Audited.
+
+    Access is checked before anything is locked, and again under the lock (a concurrent ship changes who may
+    cancel). Locks the source's stock rows, then the transfer, then reads what is still on the road. Raises
+    PermissionDenied / BranchAccessDenied, TransferStateInvalid (received or cancelled), ValidationFailed (no
+    reason), NotFound.
+    """
+    peek = transfer_peek(transfer_id)
+    cancel_access(actor, peek)
+    if not reason.strip():
+        raise ValidationFailed(fields={"reason": _("Say why the transfer is cancelled.")})
+    open_states = (TransferStatus.REQUESTED, TransferStatus.APPROVED, TransferStatus.IN_TRANSIT)
+    state_require(peek, *open_states)
+    # Every line's row at the source, whatever the state now: a ship that commits while we wait for these
+    # locks took its units from exactly these rows, so they are the ones that can take units back.
+    variant_ids = list(
+        TransferLine.objects.filter(transfer_id=transfer_id).values_list("variant_id", flat=True)
+    )
+    rows = stock_lock([(pk, peek.source_id) for pk in variant_ids])
+    transfer = transfer_lock(transfer_id)
+    state_require(transfer, *open_states)
+    cancel_access(actor, transfer)
     before = transfer_snapshot(transfer)
     if transfer.status == TransferStatus.IN_TRANSIT:
+        returning = {line.variant_id: line.qty_missing for line in transfer.lines.all() if line.qty_missing}
         stock_apply(
             [StockChange(rows[(pk, transfer.source_id)], on_hand=qty) for pk, qty in returning.items()],
             kind=MovementKind.TRANSFER_IN,

@@ -42,6 +42,14 @@ def test_seed_demo_is_idempotent_and_its_logins_work(client):
     assert (Location.objects.count(), User.objects.count(), AuditLog.objects.count()) == counts
     assert set(Location.objects.values_list("code", flat=True)) == {"CWB", "MK", "TST", "KC"}
     assert Location.objects.get(code="MK").name_zh_hant == "旺角"
+    assert set(Location.objects.filter(is_pickup_point=True).values_list("code", flat=True)) == {
+        "CWB",
+        "MK",
+        "TST",
+    }
+    assert set(Location.objects.filter(ships_orders=True).values_list("code", flat=True)) == {"CWB", "KC"}
+    assert Location.objects.get(code="CWB").opening_hours["mon"] == "11:00-22:00"
+    assert Location.objects.get(code="KC").opening_hours["sun"] == ""  # the warehouse is closed on Sundays
     assert client.login(username="mk-cashier", password="demo1234")
     assert user_pin_verify(username="mk-cashier", pin="4444").username == "mk-cashier"
     assert list(User.objects.get(username="mk-cashier").branches.values_list("code", flat=True)) == ["MK"]
