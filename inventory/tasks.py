@@ -19,3 +19,11 @@ def reservations_warn_expiring_task() -> int:
 @shared_task
 def low_stock_check_task() -> tuple[int, int]:
     return low_stock_check()
+
+
+@shared_task
+def catalog_import_task(job_id: int) -> None:
+    # Imported when run: the frequent stock tasks above need none of the importer's modules.
+    from inventory.imports.jobs import import_job_run
+
+    import_job_run(job_id=job_id)
