@@ -1,12 +1,16 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from omo.errors import ValidationFailed
 from omo.models import ApiToken, AuditLog, Location, OutboxMessage, User
 from omo.scoping import branch_scope
+from omo.services.locations import DAYS, opening_hours_clean
 
 
 @admin.register(User)
@@ -20,11 +24,59 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = ["branches", "groups", "user_permissions"]
 
 
+class LocationForm(forms.ModelForm[Location]):
+    class Meta:
+        model = Location
+        fields = [
+            "code",
+            "kind",
+            "name_en",
+            "name_zh_hant",
+            "address_en",
+            "address_zh_hant",
+            "phone",
+            "opening_hours",
+            "is_pickup_point",
+            "ships_orders",
+            "is_active",
+        ]
+        help_texts = {
+            "opening_hours": _(
+                'Per day, e.g. {"mon": "11:00-21:00", "sun": "12:00-14:00,15:00-20:00"}; '
+                'a day left out or "" is closed.'
+            )
+        }
+
+    def clean_opening_hours(self) -> dict[str, str]:
+        try:
+            return opening_hours_clean(self.cleaned_data.get("opening_hours"))
+        except ValidationFailed as error:
+            problems = error.extra["fields"]["opening_hours"]
+            if isinstance(problems, dict):
+                problems = [f"{day}: {message}" for day, message in problems.items()]
+            raise forms.ValidationError(problems) from None
+
+
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin[Location]):
-    list_display = ["code", "name_zh_hant", "name_en", "kind", "is_active"]
-    list_filter = ["kind", "is_active"]
+    form = LocationForm
+    list_display = [
+        "code",
+        "name_zh_hant",
+        "name_en",
+        "kind",
+        "hours_today",
+        "is_pickup_point",
+        "ships_orders",
+        "is_active",
+    ]
+    list_filter = ["kind", "is_pickup_point", "ships_orders", "is_active"]
     search_fields = ["code", "name_en", "name_zh_hant"]
+
+    @admin.display(description=_("hours today"))
+    def hours_today(self, location: Location) -> str:
+        hours = location.opening_hours if isinstance(location.opening_hours, dict) else {}
+        return str(hours.get(DAYS[timezone.localdate().weekday()]) or _("closed"))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):

@@ -237,6 +237,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` or `kind`: each choice set gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "LocationKindEnum": "omo.models.LocationKind",
+        "ProductStatusEnum": "catalog.models.ProductStatus",
+        "MovementKindEnum": "inventory.models.MovementKind",
+        "ReservationStatusEnum": "inventory.models.ReservationStatus",
+        "TransferStatusEnum": "inventory.models.TransferStatus",
+        "StockCountStatusEnum": "inventory.models.CountStatus",
+    },
 }
 
 # --- Security (production defaults; DEBUG relaxes the HTTPS-only ones) --------------------------------------

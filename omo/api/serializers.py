@@ -1,11 +1,50 @@
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from omo.errors import ValidationFailed
 from omo.models import ApiToken, AuditLog, Location, LocationKind, User
 from omo.scopes import SCOPES
+from omo.services.locations import DAYS, opening_hours_clean
+
+HOURS_PATTERN = r"^$|^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}(,[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2})*$"
+
+
+class ErrorOutput(serializers.Serializer[dict]):
+    """Every error the API answers: a stable code, a message in the caller's language, details."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": 'Per day, "HH:MM-HH:MM", several ranges separated by commas, or "" when closed; '
+        'a day left out is closed. E.g. {"mon": "11:00-21:00", "sun": "12:00-14:00,15:00-20:00"}.',
+        "properties": {day: {"type": "string", "pattern": HOURS_PATTERN} for day in DAYS},
+        "additionalProperties": False,
+    }
+)
+class OpeningHoursField(serializers.Field):
+    """Opening hours by day; written out with all seven days ("" for closed)."""
+
+    def to_representation(self, value: Any) -> dict[str, str]:
+        value = value if isinstance(value, dict) else {}
+        return {day: str(value.get(day) or "") for day in DAYS}
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        try:
+            return opening_hours_clean(data)
+        except ValidationFailed as error:
+            raise serializers.ValidationError(error.extra["fields"]["opening_hours"]) from None
 
 
 class LocationOutput(serializers.ModelSerializer[Location]):
     name = serializers.CharField(read_only=True)
+    opening_hours = OpeningHoursField(read_only=True)
 
     class Meta:
         model = Location
@@ -19,6 +58,9 @@ class LocationOutput(serializers.ModelSerializer[Location]):
             "address_en",
             "address_zh_hant",
             "phone",
+            "opening_hours",
+            "is_pickup_point",
+            "ships_orders",
             "is_active",
         ]
 
@@ -31,6 +73,11 @@ class LocationCreateInput(serializers.Serializer[dict]):
     address_en = serializers.CharField(max_length=255, required=False, default="")
     address_zh_hant = serializers.CharField(max_length=255, required=False, default="")
     phone = serializers.CharField(max_length=32, required=False, default="")
+    opening_hours = OpeningHoursField(required=False)
+    is_pickup_point = serializers.BooleanField(
+        default=False, help_text="Customers may collect web orders here."
+    )
+    ships_orders = serializers.BooleanField(default=False, help_text="Web orders may be sent from here.")
 
 
 class LocationUpdateInput(serializers.Serializer[dict]):
@@ -40,6 +87,9 @@ class LocationUpdateInput(serializers.Serializer[dict]):
     address_en = serializers.CharField(max_length=255, required=False, allow_blank=True)
     address_zh_hant = serializers.CharField(max_length=255, required=False, allow_blank=True)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    opening_hours = OpeningHoursField(required=False)
+    is_pickup_point = serializers.BooleanField(required=False)
+    ships_orders = serializers.BooleanField(required=False)
     is_active = serializers.BooleanField(required=False)
 
 
@@ -54,10 +104,26 @@ class UserOutput(serializers.ModelSerializer[User]):
         fields = ["id", "username", "display_name", "role", "branches"]
 
 
+class LocationCodeField(serializers.SlugRelatedField):
+    """A location by its code. A NUL byte or an overlong code is refused before the query (PostgreSQL text
+    cannot hold NUL: the lookup itself would fail with a server error)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("slug_field", "code")
+        kwargs.setdefault("queryset", Location.objects.all())
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Location:
+        if not isinstance(data, str) or "\x00" in data or len(data) > 8:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:20])
+        location: Location = super().to_internal_value(data)
+        return location
+
+
 class PinSwitchInput(serializers.Serializer[dict]):
     username = serializers.CharField(max_length=150)
     pin = serializers.CharField(max_length=6, min_length=4)
-    branch = serializers.SlugRelatedField(slug_field="code", queryset=Location.objects.all(), required=False)
+    branch = LocationCodeField(required=False)
 
 
 class AuditLogOutput(serializers.ModelSerializer[AuditLog]):
