@@ -66,6 +66,8 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[ValidationFailed], str]] = {
     "catalog_barcode_code_key": (DuplicateBarcode, "barcodes"),
     "catalog_product_handle_key": (DuplicateHandle, "handle"),
     "variant_options_unique": (ValidationFailed, "option_values"),
+    "category_name_unique_per_parent": (ValidationFailed, "name_en"),
+    "brand_name_unique": (ValidationFailed, "name"),
 }
 
 
@@ -504,9 +506,10 @@ def category_create(
         errors["name_en"] = _("This category already has a child with this name.")
     if errors:
         raise ValidationFailed(fields=errors)
-    category = Category.objects.create(
-        name_en=name_en, name_zh_hant=name_zh_hant, parent_id=parent_id, position=position
-    )
+    with unique_errors():
+        category = Category.objects.create(
+            name_en=name_en, name_zh_hant=name_zh_hant, parent_id=parent_id, position=position
+        )
     audit_record(actor=actor, action="category.create", obj=category, after={"name_en": name_en})
     return category
 
@@ -517,16 +520,43 @@ def category_path_ensure(names: list[str]) -> Category | None:
     for name in (name.strip()[:100] for name in names):
         if not name:
             continue
-        found = Category.objects.filter(parent=parent, name_en__iexact=name).first()
-        if found is None:
-            found = Category.objects.create(parent=parent, name_en=name)
-        parent = found
+        parent = found_or_created(
+            Category, {"parent": parent, "name_en__iexact": name}, parent=parent, name_en=name
+        )
     return parent
+
+
+@transaction.atomic
+def brand_create(*, actor: Any, name: str, name_zh_hant: str = "") -> Brand:
+    """Adds a brand; raises ValidationFailed for a blank or taken name (any case). Audited."""
+    name, name_zh_hant = name.strip(), name_zh_hant.strip()
+    if not name:
+        raise ValidationFailed(fields={"name": _("A name is required.")})
+    taken = _("A brand with this name exists.")
+    if Brand.objects.filter(name__iexact=name).exists():
+        raise ValidationFailed(fields={"name": taken})
+    with unique_errors():
+        brand = Brand.objects.create(name=name, name_zh_hant=name_zh_hant)
+    audit_record(actor=actor, action="brand.create", obj=brand, after={"name": name})
+    return brand
 
 
 def brand_ensure(name: str) -> Brand | None:
     name = name.strip()[:100]
     if not name:
         return None
-    brand = Brand.objects.filter(name__iexact=name).first()
-    return brand or Brand.objects.create(name=name)
+    return found_or_created(Brand, {"name__iexact": name}, name=name)
+
+
+def found_or_created(model: Any, lookup: dict[str, Any], **values: Any) -> Any:
+    """get_or_create on a case-insensitive key: two imports adding one brand at once both get the same row."""
+    for _attempt in range(2):
+        found = model.objects.filter(**lookup).first()
+        if found is not None:
+            return found
+        try:
+            with transaction.atomic():
+                return model.objects.create(**values)
+        except IntegrityError:
+            continue  # the other import created it a moment ago: read it back
+    return model.objects.get(**lookup)

@@ -6,9 +6,8 @@ from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 
 from catalog.api.fields import IdFilter
-from catalog.api.queries import category_with_descendants
 from catalog.models import Brand, Product, ProductStatus, Variant
-from catalog.selectors import product_list
+from catalog.selectors import category_with_descendants, product_list
 
 
 class ProductFilter(filters.FilterSet):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -17,10 +15,10 @@ from rest_framework.response import Response
 
 from catalog.api import serializers as s
 from catalog.api.filters import BrandFilter, ProductFilter, VariantFilter
-from catalog.api.queries import category_tree
 from catalog.models import Brand, Category, Product, Variant
-from catalog.selectors import product_list, variant_base, variant_by_code, variant_search
+from catalog.selectors import category_tree, product_list, variant_base, variant_by_code, variant_search
 from catalog.services import (
+    brand_create,
     category_create,
     product_archive,
     product_create,
@@ -30,10 +28,8 @@ from catalog.services import (
     variant_update,
 )
 from omo.api.serializers import ErrorOutput
-from omo.errors import ValidationFailed
 from omo.idempotency import idempotent
 from omo.models import Role
-from omo.services.audit import audit_record
 
 CATALOG_WRITERS = frozenset({Role.OWNER, Role.MANAGER})
 WRITE_ERRORS: dict[int, Any] = {400: ErrorOutput, 404: ErrorOutput, 409: ErrorOutput}
@@ -196,27 +192,6 @@ class CategoryViewSet(viewsets.GenericViewSet[Category]):
         category = category_create(actor=request.user, **data.validated_data)
         node = next(row for row in category_tree() if row["id"] == category.pk)
         return Response(s.CategoryOutput(node).data, status=status.HTTP_201_CREATED)
-
-
-@transaction.atomic
-def brand_create(*, actor: Any, name: str, name_zh_hant: str = "") -> Brand:
-    """Adds a brand; raises ValidationFailed for a blank or taken name (any case). Audited.
-
-    Belongs in catalog.services, which has only brand_ensure (find-or-create, for imports) so far.
-    """
-    name, name_zh_hant = name.strip(), name_zh_hant.strip()
-    if not name:
-        raise ValidationFailed(fields={"name": _("A name is required.")})
-    taken = _("A brand with this name exists.")
-    if Brand.objects.filter(name__iexact=name).exists():
-        raise ValidationFailed(fields={"name": taken})
-    try:
-        with transaction.atomic():
-            brand = Brand.objects.create(name=name, name_zh_hant=name_zh_hant)
-    except IntegrityError:  # created by someone else a moment ago
-        raise ValidationFailed(fields={"name": taken}) from None
-    audit_record(actor=actor, action="brand.create", obj=brand, after={"name": name})
-    return brand
 
 
 class BrandViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Brand]):
