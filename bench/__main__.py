@@ -12,6 +12,8 @@ from types import FrameType
 # line. Modules are imported by name so that one benchmark's imports never slow down or break another.
 BENCHMARKS: dict[str, str] = {
     "http_floor": "bench.http_floor",
+    "availability": "bench.availability",
+    "oversell": "bench.oversell",
 }
 
 

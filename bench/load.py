@@ -99,7 +99,7 @@ def gunicorn_command(app: str, port: int, settings: GunicornSettings) -> list[st
     return [str(gunicorn), app, "--bind", f"{HOST}:{port}", *settings.args()]
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: if the bench is SIGKILLed (no finally runs), Linux stops gunicorn."""
     pr_set_pdeathsig = 1
     with contextlib.suppress(OSError, AttributeError):
@@ -153,7 +153,7 @@ def gunicorn_server(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
     )
     try:
         body = wait_until_ready(process, port, ready_path, ready_timeout_s)

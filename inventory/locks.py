@@ -1,7 +1,8 @@
 """The one place stock rows are locked: always in primary-key order, so concurrent sellers never deadlock.
 
 Callers lock stock rows before any reservation row and before their own rows (the order, the transfer), and
-compute availability only after the lock is held.
+compute availability only after the lock is held. The recipe (LOCK_ROWS) is also the first step of
+`inventory.ledger.stock_take_locked`, which locks, checks and takes units off in one statement.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from django.db import connection
 
 StockKey = tuple[int, int]  # (variant_id, location_id)
 
-LOCK_SQL = """
+# The lock recipe, over `{keys}`: a relation `k` of (variant_id, location_id) pairs.
+LOCK_ROWS = """
 SELECT s.id, s.variant_id, s.location_id, s.on_hand, s.reserved
 FROM inventory_stocklevel s
-JOIN unnest(%s::bigint[], %s::bigint[]) AS k(variant_id, location_id)
-  ON s.variant_id = k.variant_id AND s.location_id = k.location_id
+JOIN {keys} ON s.variant_id = k.variant_id AND s.location_id = k.location_id
 ORDER BY s.id
 FOR UPDATE OF s
 """
+
+LOCK_SQL = LOCK_ROWS.format(keys="unnest(%s::bigint[], %s::bigint[]) AS k(variant_id, location_id)")
 
 CREATE_SQL = """
 INSERT INTO inventory_stocklevel (variant_id, location_id, on_hand, reserved, updated_at)

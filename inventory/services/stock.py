@@ -1,7 +1,10 @@
 """Moving stock: sell, receive, adjust, write off. Each locks its rows in primary-key order, checks, applies.
 
-A sale costs two queries whatever its number of lines: one to lock the rows, one to change them and write the
-movements. Shortfalls are gathered across all lines and raised together as InsufficientStock.
+A sale costs one query whatever its number of lines: it locks the rows, checks every line and, when all of
+them can be had, takes the units off and writes the movements (`stock_take_locked`); the lock is then held
+only for that statement and the commit. Only when a line is short do more queries follow (sweeping expired
+holds under the same lock, then the take, or the refusal). Shortfalls are gathered across all lines and raised
+together as InsufficientStock.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Variant
 from catalog.validation import Invalid, money_parse
 from inventory.exceptions import InsufficientStock
-from inventory.ledger import StockChange, stock_apply
+from inventory.ledger import StockChange, Take, stock_apply, stock_take_locked
 from inventory.locks import LockedStock, StockKey, stock_lock
 from inventory.models import MovementKind
 from inventory.services.access import access_location
@@ -52,6 +55,15 @@ def physical(stock: LockedStock, variant: Variant) -> int:
 
 def available(stock: LockedStock, variant: Variant) -> int:
     return stock.available
+
+
+# Each rule as stock_take_locked checks it in SQL: per SKU, whether held units are out of reach. A rule that
+# is not here is checked in Python, after stock_lock (two queries).
+NET_OF_RESERVED: dict[TakeRule, Callable[[Variant], bool]] = {
+    sellable: lambda variant: not variant.allow_backorder,
+    physical: lambda variant: False,
+    available: lambda variant: True,
+}
 
 
 def lines_check(lines: Sequence[StockLine]) -> None:
@@ -119,14 +131,22 @@ def stock_take(
 ) -> dict[StockKey, LockedStock]:
     """Takes units off locations (on-hand down) under lock, or raises InsufficientStock naming each short.
 
-    Holds whose time has run out count as free: when a line is short, they are swept first (still under the
-    lock) and the line is checked again.
+    One query when every line can be had (lock, check and take in one statement). Holds whose time has run
+    out count as free: when a line is short, they are swept first (still under the lock) and the line is
+    checked again.
     """
     lines_check(lines)
     wanted, variants = lines_by_key(lines)
     if not wanted:
         return {}
-    rows = stock_lock(wanted)
+    net_of_reserved = NET_OF_RESERVED.get(rule)
+    if net_of_reserved is None:
+        rows = stock_lock(wanted)
+    else:
+        takes = [Take(key, qty, net_of_reserved(variants[key[0]])) for key, qty in wanted.items()]
+        rows, taken = stock_take_locked(takes, kind=kind, actor=actor, reason=reason, reference=reference)
+        if taken:
+            return rows
     short = shortfalls(wanted, rows, variants, rule)
     if short:
         expired_sweep(rows, list(short))
@@ -147,9 +167,9 @@ def stock_take(
 def stock_sell(*, lines: Sequence[StockLine], actor: Any, reference: str = "", reason: str = "") -> None:
     """Takes sold units off the shelf: on-hand down, one `sale` movement per line.
 
-    Locks the stock rows (primary-key order); two queries for any number of lines. Raises InsufficientStock
-    (409) naming every short SKU and what is available. Call it last in the sale's transaction: the locks are
-    then held only until the commit.
+    Locks the stock rows (primary-key order); one query for any number of lines when every line is there
+    (lock, check and take in one statement). Raises InsufficientStock (409) naming every short SKU and what is
+    available. Call it last in the sale's transaction: the locks are then held only until the commit.
     """
     stock_take(lines, kind=MovementKind.SALE, rule=sellable, actor=actor, reason=reason, reference=reference)
 
