@@ -196,6 +196,14 @@ class ReceiveLine:
     unit_cost: Decimal | str | None = None
 
 
+def average_cost(parts: list[tuple[int, Decimal | None]]) -> Decimal | None:
+    """One SKU on several lines of a delivery is one movement: its cost is their weighted average."""
+    if any(cost is None for _qty, cost in parts):
+        return next((cost for _qty, cost in parts if cost is not None), None)
+    total = sum((Decimal(qty) * cost for qty, cost in parts if cost is not None), Decimal(0))
+    return (total / sum(qty for qty, _cost in parts)).quantize(Decimal("0.01"))
+
+
 @transaction.atomic
 def stock_receive(
     *, location_id: int, lines: Sequence[ReceiveLine], actor: Any, reference: str, reason: str = ""
@@ -208,11 +216,11 @@ def stock_receive(
     access_location(actor, location_id)
     if not reference.strip():
         raise ValidationFailed(fields={"reference": _("Give the delivery note or invoice number.")})
-    costs: dict[int, Decimal | None] = {}
     errors: dict[str, str] = {}
+    priced: dict[int, list[tuple[int, Decimal | None]]] = defaultdict(list)
     for line in lines:
         try:
-            costs[line.variant.pk] = money_parse(line.unit_cost, allow_blank=True)
+            priced[line.variant.pk].append((line.qty, money_parse(line.unit_cost, allow_blank=True)))
         except Invalid as error:
             errors[line.variant.sku] = str(error)
         if not line.variant.track_inventory:
@@ -220,9 +228,8 @@ def stock_receive(
     if errors:
         raise ValidationFailed(fields=errors)
     lines_check([StockLine(line.variant, location_id, line.qty) for line in lines])
-    wanted: dict[StockKey, int] = defaultdict(int)
-    for line in lines:
-        wanted[(line.variant.pk, location_id)] += line.qty
+    wanted = {(pk, location_id): sum(qty for qty, _cost in parts) for pk, parts in priced.items()}
+    costs = {pk: average_cost(parts) for pk, parts in priced.items()}
     rows = stock_lock(wanted, create_missing=True)
     stock_apply(
         [StockChange(rows[key], on_hand=qty, unit_cost=costs[key[0]]) for key, qty in wanted.items()],
@@ -254,6 +261,9 @@ def stock_adjust(
         raise ValidationFailed(fields={"reason": _("Say why the stock is adjusted.")})
     if (delta is None) == (on_hand is None):
         raise ValidationFailed(_("Give either a change or the new on-hand figure."))
+    figure = delta if delta is not None else on_hand
+    if not isinstance(figure, int) or isinstance(figure, bool):
+        raise ValidationFailed(_("Stock is counted in whole units."))
     if not variant.track_inventory:
         raise ValidationFailed(_("This SKU does not track stock."))
     rows = stock_lock([(variant.pk, location_id)], create_missing=True)
@@ -294,6 +304,8 @@ def stock_write_off(
     access_location(actor, location_id)
     if not reason.strip():
         raise ValidationFailed(fields={"reason": _("Say what happened to the goods.")})
+    if not variant.track_inventory:
+        raise ValidationFailed(_("This SKU does not track stock."))
     rows = stock_take(
         [StockLine(variant, location_id, qty)],
         kind=MovementKind.DAMAGE,

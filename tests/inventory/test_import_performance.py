@@ -68,7 +68,8 @@ def test_five_thousand_rows(cwb, mk):
 
     assert report.errors == [] and report.variants.created == 5000
     assert dry_run < 30, dry_run
-    assert len(queries) < 200, len(queries)  # no query per row
+    # A few per new brand and category (70 here), none per row: one per row would be 5,000 or more.
+    assert len(queries) < 500, len(queries)
 
     catalog_import(data=data, filename="big.csv", commit=True)
     started = time.monotonic()

@@ -1,6 +1,7 @@
 """Stock writes: receive, adjust, write off, return, sell; who, where, why and a reference on each change."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -215,12 +216,6 @@ def test_write_off_refusals(variant, cwb, mk, stocked, cwb_cashier):
     assert written() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inventory/services/stock.py stock_write_off: stock_take skips SKUs that track no stock and "
-    "returns {}, then rows[(variant.pk, location_id)] raises KeyError (a 500). Fix: refuse with "
-    "ValidationFailed('This SKU does not track stock.') before stock_take, as stock_adjust does.",
-)
 def test_write_off_of_a_sku_that_tracks_no_stock_is_refused_cleanly(untracked, cwb, cwb_cashier):
     with pytest.raises(ValidationFailed):
         stock_write_off(variant=untracked, location_id=cwb.pk, qty=1, actor=cwb_cashier, reason="torn")
@@ -358,15 +353,19 @@ def test_sku_without_backorder_cannot_be_promised_beyond_available(variant, cwb,
     assert level(variant, cwb) == (2, 0) and not Reservation.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inventory/services/stock.py stock_adjust: `delta`/`on_hand` are not checked to be whole numbers; "
-    "delta=1.5 reaches APPLY_SQL as a float, PostgreSQL's ::int[] cast rounds it to 2, the movement says +2 "
-    "while the audit row says 11.5. Fix: refuse non-int (and bool) delta/on_hand with ValidationFailed, as "
-    "lines_check does for quantities.",
-)
 def test_adjust_refuses_a_fractional_change(variant, cwb, stocked, cwb_manager):
     stocked(10)
     with pytest.raises(ValidationFailed):
         stock_adjust(variant=variant, location_id=cwb.pk, actor=cwb_manager, reason="x", delta=1.5)
     assert level(variant, cwb) == (10, 0)
+
+
+def test_one_sku_on_two_lines_of_a_delivery_is_received_at_its_average_cost(variant, cwb, owner):
+    stock_receive(
+        location_id=cwb.pk,
+        lines=[ReceiveLine(variant, 1, "10.00"), ReceiveLine(variant, 3, "20.00")],
+        actor=owner,
+        reference="PO-77",
+    )
+    movement = StockMovement.objects.get(reference="PO-77")
+    assert (movement.quantity, movement.unit_cost.amount) == (4, Decimal("17.50"))
