@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test check-deploy lint venv system-packages shell messages clean-var bench-quick
+.PHONY: run test check-deploy lint venv system-packages shell manage messages clean-var bench-quick
 
 $(VENV)/.installed: pyproject.toml omo/devstack/bootstrap.sh
 	@bash omo/devstack/bootstrap.sh "$(VENV)"
@@ -43,6 +43,10 @@ system-packages: venv
 ## A shell with DATABASE_URL / REDIS_URL pointing at the (embedded) services.
 shell: venv
 	@$(PY) -m omo.devstack exec -- $(PY) manage.py shell
+
+## Any manage.py command against the (embedded) services: make manage ARGS="stock_verify".
+manage: venv
+	@$(PY) -m omo.devstack exec -- $(PY) manage.py $(ARGS)
 
 ## Recompile the translations after editing locale/*/LC_MESSAGES/django.po.
 messages: venv
