@@ -122,6 +122,16 @@ class ReservationStatus(models.TextChoices):
 
 
 class ReservationQuerySet(BranchScopedQuerySet):
+    def for_user(self, user: Any) -> Self:
+        """The holds at the user's branches, and the ones they made elsewhere (an endless-aisle hold made at
+        Causeway Bay for stock in Mong Kok stays in the hands of the cashier who made it)."""
+        ids = branch_ids_for(user)
+        if ids is ALL_BRANCHES:
+            return self
+        if user is None or not user.is_authenticated:
+            return self.none()
+        return self.filter(Q(location__in=ids) | Q(created_by=user))
+
     def live(self) -> Self:
         """Active and not yet past its time: the holds that really keep stock away from others."""
         return self.filter(status=ReservationStatus.ACTIVE).filter(

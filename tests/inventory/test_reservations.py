@@ -18,8 +18,9 @@ from inventory.services import (
     stock_reserve,
 )
 from omo.errors import BranchAccessDenied, NotFound, ValidationFailed
-from omo.models import OutboxMessage
+from omo.models import OutboxMessage, Role
 from tests.factories.inventory import level, movements, staff
+from tests.factories.omo import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -438,3 +439,16 @@ def test_skus_that_track_no_stock_need_no_hold(variant, cwb, stocked):
     assert [(h.variant_id, h.qty) for h in holds] == [(variant.pk, 1)]
     assert stock_reserve(lines=[StockLine(untracked, cwb.pk, 5)], source="web_checkout", actor="t") == []
     assert level(untracked, cwb) is None
+
+
+def test_a_hold_made_for_another_branch_stays_visible_to_its_maker(variant, cwb, mk, stocked, cwb_cashier):
+    stocked(3, at=mk)
+    [hold] = stock_reserve(
+        lines=[StockLine(variant, mk.pk, 1)],
+        source="endless_aisle",
+        actor=cwb_cashier,
+        customer_name="陳小姐",
+    )
+    assert list(Reservation.objects.for_user(cwb_cashier)) == [hold]
+    other = UserFactory(role=Role.CASHIER, branches=[cwb])
+    assert list(Reservation.objects.for_user(other)) == []
