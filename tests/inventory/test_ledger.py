@@ -5,6 +5,7 @@ import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -150,11 +151,13 @@ def test_stock_verify_finds_movements_without_a_row(variant, cwb, stocked):
 
 
 def run_stock_verify() -> subprocess.CompletedProcess:
-    database = connection.settings_dict
+    # The suite's database under the URL the suite was given (its host may be a Unix-socket folder, as with
+    # the embedded PostgreSQL of `make test`), with the test database's name in place of the configured one.
+    url = urlsplit(os.environ.get("DATABASE_URL", "postgresql:///omo"))
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"])),
     }
     return subprocess.run(
         [sys.executable, "manage.py", "stock_verify"],
