@@ -13,6 +13,7 @@ from rest_framework import serializers
 from catalog.api.fields import HkdField, IdField, price_field
 from catalog.models import Brand, Category, Product, ProductImage, ProductStatus, SalesChannel, Variant
 from catalog.selectors import price_for_channel
+from omo.models import Role
 
 # --- Inputs -------------------------------------------------------------------------------------------------
 
@@ -159,13 +160,18 @@ class ImageOutput(serializers.ModelSerializer[ProductImage]):
         fields = ["id", "url", "alt", "position"]
 
 
+COST_HIDDEN_FROM = frozenset({Role.CASHIER, Role.CUSTOMER})
+
+
 class VariantOutput(serializers.ModelSerializer[Variant]):
     name = serializers.CharField(source="label", read_only=True, help_text="Product name and options.")
     options_label = serializers.CharField(read_only=True)
     option_values = serializers.DictField(child=serializers.CharField(), read_only=True)
     price = HkdField(read_only=True)
     compare_at_price = HkdField(read_only=True, allow_null=True)
-    cost = HkdField(read_only=True, allow_null=True)
+    cost = HkdField(
+        read_only=True, allow_null=True, help_text="Shown to owners, managers and integrations; null for cashiers."
+    )
     barcodes: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         many=True, read_only=True, slug_field="code"
     )
@@ -193,6 +199,13 @@ class VariantOutput(serializers.ModelSerializer[Variant]):
             "created_at",
             "updated_at",
         ]
+
+    def to_representation(self, instance: Variant) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and getattr(request.user, "role", None) in COST_HIDDEN_FROM:
+            data["cost"] = None  # the margin is the owner's business, not the counter's
+        return data
 
     @extend_schema_field(serializers.DictField(child=HkdField(), help_text='e.g. {"web": "179.00"}'))
     def get_channel_prices(self, variant: Variant) -> dict[str, Any]:

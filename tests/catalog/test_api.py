@@ -443,3 +443,12 @@ def test_brands_list_and_create(manager_client, api_as, cwb_cashier):
     found = manager_client.get("/api/v1/brands/", {"search": "月"}).json()["results"]
     assert [row["name"] for row in found] == ["Lune"]
     assert AuditLog.objects.filter(action="brand.create").count() == 1
+
+
+def test_cost_is_shown_to_managers_and_hidden_from_cashiers(api_as, cwb_manager, cwb_cashier):
+    variant = VariantFactory(sku="MUG-01", cost=Decimal("35.00"))
+    assert api_as(cwb_manager).get(f"/api/v1/variants/{variant.pk}/").json()["cost"] == "35.00"
+    seen = api_as(cwb_cashier).get(f"/api/v1/variants/{variant.pk}/").json()
+    assert seen["cost"] is None and seen["price"] == "199.00"
+    product = api_as(cwb_cashier).get(f"/api/v1/products/{variant.product_id}/").json()
+    assert product["variants"][0]["cost"] is None
