@@ -170,7 +170,7 @@ class VariantOutput(serializers.ModelSerializer[Variant]):
     price = HkdField(read_only=True)
     compare_at_price = HkdField(read_only=True, allow_null=True)
     cost = HkdField(
-        read_only=True, allow_null=True, help_text="Shown to owners, managers and integrations; null for cashiers."
+        read_only=True, allow_null=True, help_text="For owners, managers and integrations; null for cashiers."
     )
     barcodes: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         many=True, read_only=True, slug_field="code"
