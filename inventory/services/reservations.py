@@ -15,8 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from catalog.models import Variant
 from inventory.exceptions import ReservationNotActive
-from inventory.ledger import StockChange, stock_apply
+from inventory.ledger import StockChange, holds_consume, stock_apply, stock_hold_locked
 from inventory.locks import LockedStock, StockKey, stock_lock
 from inventory.models import MovementKind, Reservation, ReservationSource, ReservationStatus
 from inventory.services.access import access_location, is_user
@@ -52,8 +53,9 @@ def stock_reserve(
 ) -> list[Reservation]:
     """Holds units for a customer: reserved up, one Reservation per line (SKUs that track no stock need none).
 
-    Locks the stock rows (primary-key order); three queries for any number of lines. Raises InsufficientStock
-    (409) naming every short SKU, ValidationFailed for a bad source, quantity or expiry.
+    Locks the stock rows (primary-key order), checks and holds in one query for any number of lines (more
+    only when a line is short or a SKU allows backorder). Raises InsufficientStock (409) naming every short
+    SKU, ValidationFailed for a bad source, quantity or expiry.
     """
     if source not in ReservationSource.values:
         raise ValidationFailed(fields={"source": _("Unknown source of the hold.")})
@@ -67,8 +69,26 @@ def stock_reserve(
     wanted, variants = lines_by_key(lines)
     if not wanted:
         return []
+    created_by = actor if is_user(actor) else None
+    hold: dict[str, Any] = {
+        "source": source,
+        "expires_at": expires_at,
+        "member_id": member_id,
+        "customer_name": customer_name.strip()[:100],
+        "customer_phone": customer_phone.strip()[:32],
+        "note": note.strip()[:255],
+        "reference": reference[:64],
+        "created_by": created_by.pk if created_by else None,
+        "now": now,
+    }
     backorder = any(variant.allow_backorder for variant in variants.values())
-    rows = stock_lock(wanted, create_missing=backorder)
+    if not backorder:
+        # The usual case in one statement: lock, check, hold. The lock is then held only until the commit.
+        rows, held = stock_hold_locked(wanted, hold=hold)
+        if held:
+            return [reservation_made(pk, key, wanted[key], hold) for key, pk in held.items()]
+    else:
+        rows = stock_lock(wanted, create_missing=True)
     short = shortfalls(wanted, rows, variants, reservable)
     if short:
         expired_sweep(rows, list(short))
@@ -80,7 +100,6 @@ def stock_reserve(
         kind=MovementKind.SALE,  # no movement: on-hand does not change
         actor=actor,
     )
-    created_by = actor if is_user(actor) else None
     return Reservation.objects.bulk_create(
         [
             Reservation(
@@ -90,16 +109,38 @@ def stock_reserve(
                 source=source,
                 expires_at=expires_at,
                 member_id=member_id,
-                customer_name=customer_name.strip()[:100],
-                customer_phone=customer_phone.strip()[:32],
-                note=note.strip()[:255],
-                reference=reference[:64],
+                customer_name=hold["customer_name"],
+                customer_phone=hold["customer_phone"],
+                note=hold["note"],
+                reference=hold["reference"],
                 created_by=created_by,
                 created_at=now,
             )
             for (variant_id, location_id), qty in wanted.items()
         ]
     )
+
+
+def reservation_made(pk: int, key: StockKey, qty: int, hold: dict[str, Any]) -> Reservation:
+    """The Reservation a one-statement hold inserted, as a saved instance (no query to read it back)."""
+    reservation = Reservation(
+        pk=pk,
+        variant_id=key[0],
+        location_id=key[1],
+        qty=qty,
+        source=hold["source"],
+        expires_at=hold["expires_at"],
+        member_id=hold["member_id"],
+        customer_name=hold["customer_name"],
+        customer_phone=hold["customer_phone"],
+        note=hold["note"],
+        reference=hold["reference"],
+        created_by_id=hold["created_by"],
+        created_at=hold["now"],
+    )
+    reservation._state.adding = False
+    reservation._state.db = "default"
+    return reservation
 
 
 def reservations_lock(
@@ -152,34 +193,28 @@ def reservation_release(*, reservation_ids: Sequence[int], actor: Any, reason: s
 @transaction.atomic
 def reservation_consume(
     *, reservation_ids: Sequence[int], actor: Any, reference: str = "", reason: str = ""
-) -> list[Reservation]:
-    """Turns holds into a sale: on-hand and reserved both down, one `sale` movement per hold.
+) -> list[int]:
+    """Turns holds into a sale: on-hand and reserved both down, one `sale` movement per stock row; returns the
+    ids sold. Locks the stock rows (primary-key order), then the holds; two queries for any number of holds.
 
-    A hold past its time but not yet swept still has its units, so it can still be sold. Raises
+    A hold past its time but not yet swept still has its units, so it can still be sold. Raises NotFound,
     ReservationNotActive (sold, released or expired already), InsufficientStock (a backorder hold whose goods
-    have not arrived yet).
+    have not arrived yet); then nothing is sold.
     """
-    rows, reservations = reservations_lock(reservation_ids)
-    taken: dict[StockKey, int] = defaultdict(int)
-    for reservation in reservations:
-        taken[(reservation.variant_id, reservation.location_id)] += reservation.qty
-    short = {
-        key: rows[key].on_hand if key in rows else 0
-        for key, qty in taken.items()
-        if key not in rows or rows[key].on_hand < qty
-    }
-    if short:
-        variants = {r.variant_id: r.variant for r in reservations}
-        raise insufficient(short, dict(taken), variants)
-    stock_apply(
-        [StockChange(rows[key], on_hand=-qty, reserved=-qty) for key, qty in taken.items()],
-        kind=MovementKind.SALE,
-        actor=actor,
-        reason=reason,
-        reference=reference,
-    )
-    reservations_close(reservations, ReservationStatus.CONSUMED, actor)
-    return reservations
+    ids = sorted(set(reservation_ids))
+    result = holds_consume(ids, actor=actor, reason=reason, reference=reference)
+    if result.done:
+        return ids
+    # Nothing was sold; say why (a query more, on this path only).
+    if len(result.active_ids) != len(ids):
+        known = set(Reservation.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        if len(known) != len(ids):
+            raise NotFound(_("No such hold."), missing=sorted(set(ids) - known))
+        raise ReservationNotActive(reservation_ids=sorted(set(ids) - set(result.active_ids)))
+    taken = {(variant_id, location_id): qty for variant_id, location_id, _on_hand, qty in result.rows}
+    short = {(v, loc): on_hand for v, loc, on_hand, qty in result.rows if on_hand < qty}
+    variants = {v.pk: v for v in Variant.objects.filter(pk__in={key[0] for key in short})}
+    raise insufficient(short, taken, variants)
 
 
 def reservations_close(reservations: list[Reservation], status: str, actor: Any, note: str = "") -> None:

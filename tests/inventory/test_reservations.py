@@ -19,7 +19,8 @@ from inventory.services import (
 )
 from omo.errors import BranchAccessDenied, NotFound, ValidationFailed
 from omo.models import OutboxMessage, Role
-from tests.factories.inventory import level, movements, staff
+from tests.factories.catalog import VariantFactory
+from tests.factories.inventory import level, movements, receive, staff
 from tests.factories.omo import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -427,8 +428,6 @@ def test_staff_holds_list_scoped_to_branch_with_time_left(variant, cwb, mk, stoc
 
 
 def test_skus_that_track_no_stock_need_no_hold(variant, cwb, stocked):
-    from tests.factories.catalog import VariantFactory
-
     untracked = VariantFactory(sku="GIFT-WRAP", option_values={"Size": "-"}, track_inventory=False)
     stocked(2)
     holds = stock_reserve(
@@ -452,3 +451,64 @@ def test_a_hold_made_for_another_branch_stays_visible_to_its_maker(variant, cwb,
     assert list(Reservation.objects.for_user(cwb_cashier)) == [hold]
     other = UserFactory(role=Role.CASHIER, branches=[cwb])
     assert list(Reservation.objects.for_user(other)) == []
+
+
+# --- All or nothing, and the cost of the hot paths ----------------------------------------------------------
+
+
+def test_consume_sells_all_the_holds_or_none(variant, cwb, mk, stocked):
+    stocked(5)
+    stocked(5, at=mk)
+    first, second = hold(variant, cwb, 2), hold(variant, mk, 1)
+    reservation_release(reservation_ids=[second.pk], actor="test")
+    with pytest.raises(ReservationNotActive) as error:
+        reservation_consume(reservation_ids=[first.pk, second.pk], actor="test")
+    assert error.value.extra == {"reservation_ids": [second.pk]}
+    first.refresh_from_db()
+    assert first.status == ReservationStatus.ACTIVE
+    assert level(variant, cwb) == (5, 2)
+    with pytest.raises(NotFound):
+        reservation_consume(reservation_ids=[first.pk, 10**9], actor="test")
+    assert level(variant, cwb) == (5, 2)
+    assert stock_verify()[1] == []
+
+
+def test_consume_of_a_backorder_hold_waits_for_the_goods(cwb, owner):
+    backorder = VariantFactory(sku="PRE-002", allow_backorder=True)
+    [promise] = stock_reserve(lines=[StockLine(backorder, cwb.pk, 3)], source="web_checkout", actor=owner)
+    receive(backorder, cwb, 2)
+    with pytest.raises(InsufficientStock) as error:
+        reservation_consume(reservation_ids=[promise.pk], actor=owner)
+    assert error.value.extra["items"][0] | {"location_id": 0, "variant_id": 0} == {
+        "sku": "PRE-002",
+        "location": "CWB",
+        "requested": 3,
+        "available": 2,
+        "location_id": 0,
+        "variant_id": 0,
+    }
+    assert level(backorder, cwb) == (2, 3)
+    promise.refresh_from_db()
+    assert promise.status == ReservationStatus.ACTIVE
+    receive(backorder, cwb, 1)
+    assert reservation_consume(reservation_ids=[promise.pk], actor=owner) == [promise.pk]
+    assert level(backorder, cwb) == (0, 0)
+    assert stock_verify()[1] == []
+
+
+def test_hold_and_sale_of_holds_cost_the_same_queries_for_one_line_or_five(
+    cwb, owner, django_assert_num_queries
+):
+    skus = [VariantFactory() for _ in range(5)]
+    for variant in skus:
+        receive(variant, cwb, 10)
+    # Inside the test's transaction each service adds a savepoint and its release (two queries).
+    for count in (1, 5):
+        with django_assert_num_queries(3):  # lock, check and hold in one statement
+            holds = stock_reserve(
+                lines=[StockLine(v, cwb.pk, 1) for v in skus[:count]], source="web_checkout", actor=owner
+            )
+        assert all(Reservation.objects.get(pk=h.pk).qty == 1 for h in holds)
+        with django_assert_num_queries(4):  # lock the stock rows; then lock, check and sell the holds
+            reservation_consume(reservation_ids=[h.pk for h in holds], actor=owner)
+    assert stock_verify()[1] == []
