@@ -4,34 +4,16 @@ The benchmark works in its own database (`<dbname>_bench`) and refuses to time t
 test asks pytest-django for nothing. About 5 s.
 """
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.quick import last_json, run_bench
 
 
 @pytest.fixture(scope="module")
-def quick_run() -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bench", "availability", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def result(quick_run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert quick_run.returncode == 0, quick_run.stderr[-3000:]
-    last: dict[str, Any] = json.loads(quick_run.stdout.strip().splitlines()[-1])
-    return last
+def result() -> dict[str, Any]:
+    return last_json(run_bench("availability", "--quick"))
 
 
 def test_quick_run_prints_a_ratio_against_hand_written_sql(result: dict[str, Any]) -> None:

@@ -5,24 +5,11 @@ No database: the ping endpoint and the bare WSGI app touch none, so this test as
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+from tests.bench.quick import run_bench
 
 
 @pytest.fixture(scope="module")
