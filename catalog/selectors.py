@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.expressions import Case, When
+from django.db.models.functions import Upper
 from django.utils.translation import get_language
 from djmoney.money import Money
 
@@ -79,6 +80,33 @@ def variant_by_code(code: str) -> Variant:
     if variant is None:
         raise VariantNotFound(code=code)
     return variant
+
+
+def variants_by_code(codes: list[str]) -> dict[str, Variant]:
+    """The SKU of each code (a barcode, else a SKU in any case), for many codes in one query (and one for
+    the barcodes); unknown codes are left out. A code that is one SKU's barcode and another's SKU is the
+    barcode's, as a scanner means it."""
+    wanted = {code.strip() for code in codes if code.strip()}
+    if not wanted:
+        return {}
+    variants = list(
+        Variant.objects.select_related("product")
+        .prefetch_related("barcodes")
+        .annotate(sku_upper=Upper("sku"))
+        .filter(Q(barcodes__code__in=wanted) | Q(sku_upper__in={code.upper() for code in wanted}))
+        .distinct()
+        .order_by("pk")
+    )
+    found: dict[str, Variant] = {}
+    for variant in variants:
+        for code in wanted:
+            if code.upper() == variant.sku.upper():
+                found.setdefault(code, variant)
+    for variant in variants:
+        for barcode in variant.barcodes.all():
+            if barcode.code in wanted:
+                found[barcode.code] = variant
+    return {code.strip(): found[code.strip()] for code in codes if code.strip() in found}
 
 
 def variants_by_id(ids: list[int]) -> dict[int, Variant]:

@@ -15,7 +15,7 @@ from rest_framework import serializers
 from catalog.api.fields import BIGINT_MAX, MAX_QTY, HkdField, IdField, price_field
 from catalog.exceptions import VariantNotFound
 from catalog.models import Variant
-from catalog.selectors import variant_by_code, variants_by_id
+from catalog.selectors import variants_by_code, variants_by_id
 from inventory.models import (
     LowStockAlert,
     Reservation,
@@ -72,9 +72,9 @@ class VariantRefInput(serializers.Serializer[dict]):
 
 
 def variants_resolve(refs: list[dict[str, Any]]) -> tuple[list[Variant | None], dict[str, dict[str, Any]]]:
-    """The Variant of each reference (one query for the ids, one per distinct code), and errors by index."""
+    """The Variant of each reference (one query for the ids, one for the codes), and errors by index."""
     by_id = variants_by_id([ref["variant"] for ref in refs if "variant" in ref])
-    by_code: dict[str, Variant | None] = {}
+    by_code = variants_by_code([ref["sku"] for ref in refs if "sku" in ref])
     found: list[Variant | None] = []
     errors: dict[str, dict[str, Any]] = {}
     for index, ref in enumerate(refs):
@@ -82,13 +82,7 @@ def variants_resolve(refs: list[dict[str, Any]]) -> tuple[list[Variant | None], 
             variant = by_id.get(ref["variant"])
             field = "variant"
         else:
-            code = ref["sku"]
-            if code not in by_code:
-                try:
-                    by_code[code] = variant_by_code(code)
-                except VariantNotFound:
-                    by_code[code] = None
-            variant = by_code[code]
+            variant = by_code.get(ref["sku"].strip())
             field = "sku"
         if variant is None:
             errors[str(index)] = {field: [str(VariantNotFound.default_message)]}

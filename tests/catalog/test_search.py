@@ -7,7 +7,13 @@ from djmoney.money import Money
 
 from catalog.exceptions import VariantNotFound
 from catalog.models import Barcode, ChannelPrice, ProductStatus
-from catalog.selectors import price_for_channel, product_list, variant_by_code, variant_search
+from catalog.selectors import (
+    price_for_channel,
+    product_list,
+    variant_by_code,
+    variant_search,
+    variants_by_code,
+)
 from tests.factories.catalog import ProductFactory, VariantFactory
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +178,12 @@ def test_price_for_channel(shop):
     ChannelPrice.objects.create(variant=small, channel="web", price=Decimal("179.00"))
     assert price_for_channel(small, "web") == Money("179.00", "HKD")
     assert price_for_channel(small, "pos") == Money("199.00", "HKD")
+
+
+def test_many_codes_are_looked_up_in_one_go(django_assert_num_queries):
+    dress = VariantFactory(sku="DRS-001-M")
+    mug = VariantFactory(sku="MUG-RED")
+    Barcode.objects.create(variant=mug, code="4896789000012")
+    with django_assert_num_queries(2):  # the SKUs, and their barcodes
+        found = variants_by_code(["drs-001-m", "4896789000012", "NOPE", " MUG-RED "])
+    assert found == {"drs-001-m": dress, "4896789000012": mug, "MUG-RED": mug}
