@@ -178,6 +178,7 @@ def category_tree() -> list[dict[str, Any]]:
                     "depth": len(trail),
                     "path": path_en if prefer_en else path_zh,
                     "path_en": path_en,
+                    "names_en": [node["name_en"] for node in path],
                     "path_zh_hant": path_zh,
                 }
             )

@@ -15,7 +15,8 @@ from typing import Any
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
-from catalog.models import Category, ChannelPrice, Product, ProductImage, Variant
+from catalog.models import ChannelPrice, Product, ProductImage, Variant
+from catalog.selectors import category_tree
 from inventory.imports.formats.common import FORMULA_STARTS, location_code_clean
 from inventory.imports.formats.omo import (
     CHANNEL_COLUMNS,
@@ -51,20 +52,7 @@ def export_locations(codes: list[str] | None) -> list[Location]:
 
 
 def category_names() -> dict[int, str]:
-    nodes = {
-        pk: (parent_id, name)
-        for pk, parent_id, name in Category.objects.values_list("pk", "parent_id", "name_en")
-    }
-    paths = {}
-    for pk in nodes:
-        names: list[str] = []
-        current: int | None = pk
-        while current is not None and len(names) < 50:
-            parent_id, name = nodes[current]
-            names.insert(0, name)
-            current = parent_id
-        paths[pk] = " > ".join(names)
-    return paths
+    return {row["id"]: row["path_en"] for row in category_tree()}
 
 
 def export_header(locations: list[Location]) -> list[str]:

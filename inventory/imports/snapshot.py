@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 from django.db.models.functions import Upper
 
-from catalog.models import Barcode, Brand, Category, ChannelPrice, Product, ProductImage, Variant
+from catalog.models import Barcode, Brand, ChannelPrice, Product, ProductImage, Variant
+from catalog.selectors import category_tree
 from inventory.imports.records import ProductRecord
 from inventory.models import StockLevel
 
@@ -35,21 +36,8 @@ class Snapshot:
 
 
 def category_paths() -> dict[tuple[str, ...], int]:
-    """Every category by its path; the tree is small (hundreds), so it is read whole."""
-    nodes = {
-        pk: (parent_id, name)
-        for pk, parent_id, name in Category.objects.values_list("pk", "parent_id", "name_en")
-    }
-    paths: dict[tuple[str, ...], int] = {}
-    for pk in nodes:
-        path: list[str] = []
-        current: int | None = pk
-        while current is not None and len(path) < 50:
-            parent_id, name = nodes[current]
-            path.insert(0, name.casefold())
-            current = parent_id
-        paths[tuple(path)] = pk
-    return paths
+    """Every category by its path of (case-folded) English names; the tree is small, so it is read whole."""
+    return {tuple(name.casefold() for name in row["names_en"]): row["id"] for row in category_tree()}
 
 
 def snapshot_load(records: list[ProductRecord], *, lock: bool) -> Snapshot:
