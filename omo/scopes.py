@@ -14,4 +14,6 @@ SCOPES = {
     "members:read": _("Read members"),
     "members:write": _("Create and change members"),
     "audit:read": _("Read the audit log"),
+    "webhooks:read": _("Read webhook endpoints and the delivery log"),
+    "webhooks:write": _("Create and change webhook endpoints, send deliveries again"),
 }

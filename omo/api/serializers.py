@@ -4,9 +4,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from omo.errors import ValidationFailed
-from omo.models import ApiToken, AuditLog, Location, LocationKind, User
+from omo.models import ApiToken, AuditLog, Location, LocationKind, User, WebhookDelivery, WebhookEndpoint
 from omo.scopes import SCOPES
 from omo.services.locations import DAYS, opening_hours_clean
+from omo.services.webhooks import ALL_TOPICS, WEBHOOK_TOPICS
 
 HOURS_PATTERN = r"^$|^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}(,[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2})*$"
 
@@ -177,3 +178,79 @@ class ApiTokenCreatedOutput(ApiTokenOutput):
 
     class Meta(ApiTokenOutput.Meta):
         fields = [*ApiTokenOutput.Meta.fields, "key"]
+
+
+TOPIC_CHOICES = [ALL_TOPICS, *WEBHOOK_TOPICS]
+
+
+class WebhookEndpointOutput(serializers.ModelSerializer[WebhookEndpoint]):
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = [
+            "id",
+            "name",
+            "url",
+            "topics",
+            "is_active",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "consecutive_failures",
+            "failure_count",
+            "last_success_at",
+            "last_failure_at",
+        ]
+
+
+class WebhookEndpointCreatedOutput(WebhookEndpointOutput):
+    secret = serializers.CharField(
+        read_only=True, help_text="Signs every request (X-OMO-Signature). Shown once; keep it safe."
+    )
+
+    class Meta(WebhookEndpointOutput.Meta):
+        fields = [*WebhookEndpointOutput.Meta.fields, "secret"]
+
+
+class WebhookEndpointCreateInput(serializers.Serializer[dict]):
+    name = serializers.CharField(max_length=100)
+    url = serializers.CharField(max_length=500, help_text="https:// (plain http only in development).")
+    topics = serializers.ListField(
+        child=serializers.ChoiceField(choices=TOPIC_CHOICES),
+        allow_empty=False,
+        max_length=len(TOPIC_CHOICES),
+        help_text='Topics to receive; "*" for every topic.',
+    )
+
+
+class WebhookEndpointUpdateInput(WebhookEndpointCreateInput):
+    is_active = serializers.BooleanField(
+        required=False, help_text="Switched off, it gets no new deliveries; pending ones wait."
+    )
+
+
+class WebhookDeliveryOutput(serializers.ModelSerializer[WebhookDelivery]):
+    endpoint_name = serializers.CharField(source="endpoint.name", read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "endpoint",
+            "endpoint_name",
+            "event_id",
+            "topic",
+            "payload",
+            "occurred_at",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "last_response_excerpt",
+            "created_at",
+            "delivered_at",
+        ]

@@ -7,6 +7,8 @@ router = DefaultRouter()
 router.register("locations", views.LocationViewSet, basename="location")
 router.register("audit-log", views.AuditLogViewSet, basename="audit-log")
 router.register("api-tokens", views.ApiTokenViewSet, basename="api-token")
+router.register("webhook-endpoints", views.WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("webhook-deliveries", views.WebhookDeliveryViewSet, basename="webhook-delivery")
 
 urlpatterns = [
     path("ping/", views.PingApi.as_view(), name="ping"),

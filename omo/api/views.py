@@ -6,6 +6,7 @@ from django.contrib.auth import login
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,9 +16,15 @@ from omo.api import serializers as s
 from omo.api.permissions import IsOwner
 from omo.api.throttling import TolerantScopedRateThrottle
 from omo.idempotency import idempotent
-from omo.models import ApiToken, AuditLog, Location, Role, User
+from omo.models import ApiToken, AuditLog, Location, Role, User, WebhookDelivery, WebhookEndpoint
 from omo.services.accounts import api_token_create, api_token_revoke, user_pin_verify
 from omo.services.locations import location_create, location_update
+from omo.services.webhooks import (
+    webhook_endpoint_create,
+    webhook_endpoint_deactivate,
+    webhook_endpoint_update,
+    webhook_redeliver,
+)
 
 
 class PingApi(APIView):
@@ -128,3 +135,65 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
     def destroy(self, request: Request, pk: str) -> Response:
         api_token_revoke(token_id=int(pk), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookEndpointViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[WebhookEndpoint]
+):
+    """Where events are POSTed; owners only (or a token with webhooks scopes). The signing secret is shown
+    once, at creation; deleting an endpoint switches it off and keeps its delivery log."""
+
+    queryset = WebhookEndpoint.objects.select_related("created_by")
+    serializer_class = s.WebhookEndpointOutput
+    lookup_value_regex = r"\d+"
+    scope = "webhooks"
+    allowed_roles = frozenset({Role.OWNER})
+    filterset_fields = ["is_active"]
+    search_fields = ["name", "url"]
+    ordering_fields = ["created_at", "name"]
+
+    @extend_schema(request=s.WebhookEndpointCreateInput, responses={201: s.WebhookEndpointCreatedOutput})
+    def create(self, request: Request) -> Response:
+        data = s.WebhookEndpointCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint, secret = webhook_endpoint_create(actor=request.user, **data.validated_data)
+        body = s.WebhookEndpointOutput(endpoint).data
+        return Response({**body, "secret": secret}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.WebhookEndpointUpdateInput, responses=s.WebhookEndpointOutput)
+    def update(self, request: Request, pk: str) -> Response:
+        return self.endpoint_update(request, int(pk), partial=False)
+
+    @extend_schema(request=s.WebhookEndpointUpdateInput, responses=s.WebhookEndpointOutput)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self.endpoint_update(request, int(pk), partial=True)
+
+    def endpoint_update(self, request: Request, endpoint_id: int, *, partial: bool) -> Response:
+        data = s.WebhookEndpointUpdateInput(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        endpoint = webhook_endpoint_update(actor=request.user, endpoint_id=endpoint_id, **data.validated_data)
+        return Response(s.WebhookEndpointOutput(endpoint).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        webhook_endpoint_deactivate(actor=request.user, endpoint_id=int(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookDeliveryViewSet(viewsets.ReadOnlyModelViewSet[WebhookDelivery]):
+    """The delivery log: each event sent to each endpoint, its attempts and the last answer."""
+
+    queryset = WebhookDelivery.objects.select_related("endpoint")
+    serializer_class = s.WebhookDeliveryOutput
+    lookup_value_regex = r"\d+"
+    scope = "webhooks"
+    allowed_roles = frozenset({Role.OWNER})
+    filterset_fields = ["endpoint", "status", "topic", "event_id"]
+    ordering_fields = ["created_at", "next_attempt_at"]
+
+    @extend_schema(request=None, responses=s.WebhookDeliveryOutput)
+    @action(detail=True, methods=["post"])
+    def redeliver(self, request: Request, pk: str) -> Response:
+        """Sends the delivery again now, with a fresh set of attempts."""
+        delivery = webhook_redeliver(delivery_id=int(pk), actor=request.user)
+        return Response(s.WebhookDeliveryOutput(delivery).data)

@@ -40,6 +40,22 @@ def outbox_enqueue(
     return message
 
 
+def outbox_enqueue_many(items: list[tuple[str, dict[str, Any]]]) -> list[OutboxMessage]:
+    """Stores several tasks (name, kwargs) in one INSERT; sent together as soon as the caller commits.
+
+    A sale stores its events and its receipt rendering this way, in one query however many there are.
+    """
+    if not items:
+        return []
+    now = timezone.now()
+    messages = OutboxMessage.objects.bulk_create(
+        [OutboxMessage(task_name=task, kwargs=kwargs, created_at=now, available_at=now) for task, kwargs in items]
+    )
+    ids = [message.pk for message in messages]
+    transaction.on_commit(lambda: outbox_relay(message_ids=ids), robust=True)
+    return messages
+
+
 def outbox_relay(*, message_ids: list[int] | None = None, limit: int | None = None) -> int:
     """Sends due, unsent messages (and stale unprocessed ones) to the broker; returns how many were sent.
 
