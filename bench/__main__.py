@@ -6,18 +6,20 @@ import argparse
 import importlib
 import signal
 import sys
-from types import FrameType
+from types import FrameType, ModuleType
 
 # Name -> module; a module provides `run(*, quick: bool) -> int` (the exit code), so adding a benchmark is one
-# line. Modules are imported by name so that one benchmark's imports never slow down or break another.
+# line. Modules are imported by name so that one benchmark's imports never slow down or break another. A
+# module with options of its own also provides `add_arguments(parser)`; run() gets them as keywords.
 BENCHMARKS: dict[str, str] = {
     "http_floor": "bench.http_floor",
     "availability": "bench.availability",
     "oversell": "bench.oversell",
+    "pos_sale": "bench.pos_sale",
 }
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, ModuleType]:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Run a benchmark; it prints a table, then one JSON object as its last line.",
@@ -25,7 +27,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # An unknown name makes argparse print the usage and exit with 2.
     parser.add_argument("name", choices=sorted(BENCHMARKS), help="the benchmark to run")
     parser.add_argument("--quick", action="store_true", help="a small size, for tests and a first look")
-    return parser.parse_args(argv)
+    # The benchmark's own options join before parsing, so that its --help lists them too.
+    words = sys.argv[1:] if argv is None else argv
+    name = next((word for word in words if word in BENCHMARKS), None)
+    module = importlib.import_module(BENCHMARKS[name]) if name else None
+    if hasattr(module, "add_arguments"):
+        module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    return args, module or importlib.import_module(BENCHMARKS[args.name])
 
 
 def exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -34,11 +43,11 @@ def exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args, module = parse_args(argv)
     signal.signal(signal.SIGTERM, exit_on_sigterm)
-    module = importlib.import_module(BENCHMARKS[args.name])
+    options = {key: value for key, value in vars(args).items() if key not in {"name", "quick"}}
     try:
-        return int(module.run(quick=args.quick))
+        return int(module.run(quick=args.quick, **options))
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
         return 130

@@ -210,12 +210,18 @@ def encode_request(
 
 @dataclass
 class LoadResult:
-    """What one timed window produced: successes with their latencies, and errors (non-2xx, broken socket)."""
+    """What one timed window produced: successes with their latencies, and errors (non-2xx, broken socket).
+
+    A request still in flight at the deadline is answered but not timed; `late_ok` and `late_errors` count
+    those answers, so that a benchmark can match every 2xx against what the server wrote.
+    """
 
     duration_s: float
     latencies_s: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str = ""
+    late_ok: int = 0
+    late_errors: int = 0
 
     @property
     def ok(self) -> int:
@@ -224,6 +230,11 @@ class LoadResult:
     @property
     def rps(self) -> float:
         return self.ok / self.duration_s
+
+    @property
+    def answered_ok(self) -> int:
+        """Every 2xx, in the window or after it."""
+        return self.ok + self.late_ok
 
     def percentile_ms(self, q: float) -> float:
         """Nearest-rank percentile: an actual observed latency, not an interpolation between two."""
@@ -237,15 +248,26 @@ class LoadResult:
         self.latencies_s += other.latencies_s
         self.errors += other.errors
         self.first_error = self.first_error or other.first_error
+        self.late_ok += other.late_ok
+        self.late_errors += other.late_errors
 
 
-def run_load(port: int, request: RequestSource, *, concurrency: int, duration_s: float) -> LoadResult:
+def run_load(
+    port: int,
+    request: RequestSource | list[RequestSource],
+    *,
+    concurrency: int,
+    duration_s: float,
+) -> LoadResult:
     """`concurrency` threads, each on its own keep-alive connection, send requests back to back.
 
     Every thread connects first; the clock starts when all are connected, and only requests that complete
     before the deadline count, so connection set-up and the requests in flight at the end stay outside the
     window. Threads release the GIL while they wait on sockets, so a few of them keep the servers busy.
+    `request` is one source for every thread, or a list of one per thread (a till of its own, say).
     """
+    if isinstance(request, list) and len(request) != concurrency:
+        raise ValueError(f"{len(request)} request sources for {concurrency} clients")
     results = [LoadResult(duration_s=duration_s) for _ in range(concurrency)]
     window: dict[str, float] = {}
     stop = threading.Event()
@@ -257,7 +279,14 @@ def run_load(port: int, request: RequestSource, *, concurrency: int, duration_s:
     threads = [
         threading.Thread(
             target=_client,
-            args=(port, request, barrier, window, stop, result),
+            args=(
+                port,
+                request[index] if isinstance(request, list) else request,
+                barrier,
+                window,
+                stop,
+                result,
+            ),
             name=f"bench-client-{index}",
             daemon=True,  # never keeps a Ctrl-C'd bench alive
         )
@@ -306,6 +335,7 @@ def _client(
                 # server that refuses connections.
                 finished = time.perf_counter()
                 if finished > deadline:
+                    result.late_errors += 1
                     return
                 _record_error(result, f"{type(error).__name__}: {error}")
                 if connection is not None:
@@ -315,6 +345,10 @@ def _client(
                 continue
             finished = time.perf_counter()
             if finished > deadline:
+                if 200 <= status < 300:
+                    result.late_ok += 1
+                else:
+                    result.late_errors += 1
                 return
             if 200 <= status < 300:
                 result.latencies_s.append(finished - started)

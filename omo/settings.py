@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "djmoney",
+    "phonenumber_field",
     "django_celery_beat",
     "omo",
     "catalog",
@@ -136,6 +137,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=5),
     },
     "low-stock-check": {"task": "inventory.tasks.low_stock_check_task", "schedule": timedelta(minutes=15)},
+    "webhook-deliveries-retry": {
+        "task": "omo.tasks.webhook_deliveries_retry_task",
+        "schedule": timedelta(seconds=30),
+    },
+    "orders-uncollected-cancel": {
+        "task": "orders.tasks.orders_uncollected_cancel_task",
+        "schedule": crontab(minute=20),
+    },
+    "orders-unpaid-cancel": {"task": "orders.tasks.orders_unpaid_cancel_task", "schedule": timedelta(minutes=2)},
     "idempotency-keys-purge": {
         "task": "omo.tasks.idempotency_keys_purge_task",
         "schedule": crontab(hour=4, minute=10),
@@ -153,6 +163,33 @@ RESERVATION_EXPIRY_BATCH = env.int("HOLD_EXPIRY_BATCH", default=500)
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", default=200)
 IDEMPOTENCY_KEY_TTL = timedelta(days=env.int("IDEMPOTENCY_KEY_TTL_DAYS", default=7))
+
+# --- Orders --------------------------------------------------------------------------------------------------
+# Where web orders are booked and numbered (a location code); empty: the first location that ships orders.
+WEB_LOCATION_CODE = env.str("WEB_LOCATION_CODE", default="")
+# Cash settles to HK$0.10: "nearest" (HK$0.05 rounds up) or "down" (never charge the customer more).
+CASH_ROUNDING = env.str("CASH_ROUNDING", default="nearest")
+# Discounts and price overrides above this share of the list price need a manager.
+DISCOUNT_MANAGER_PERCENT = env.int("DISCOUNT_MANAGER_PERCENT", default=20)
+RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=14)
+REFUND_MANAGER_AMOUNT = env.str("REFUND_MANAGER_AMOUNT", default="1000.00")
+PICKUP_UNCOLLECTED_DAYS = env.int("PICKUP_UNCOLLECTED_DAYS", default=7)
+# Tender -> dotted path of a payment provider class ("*" for every tender); the manual provider by default.
+PAYMENT_PROVIDERS: dict[str, str] = {}
+# The shop's FPS proxy (one of them) for the dynamic FPS QR code, and the name shown in the payer's bank app.
+FPS_ID = env.str("FPS_ID", default="")
+FPS_MOBILE = env.str("FPS_MOBILE", default="")
+FPS_EMAIL = env.str("FPS_EMAIL", default="")
+FPS_CLEARING_CODE = env.str("FPS_CLEARING_CODE", default="")
+FPS_MERCHANT_NAME = env.str("FPS_MERCHANT_NAME", default="OMO SHOP")
+FPS_MERCHANT_CITY = env.str("FPS_MERCHANT_CITY", default="HK")
+# Receipts are rendered by a worker after the sale commits (benchmarks switch it off to time the sale alone).
+RECEIPTS_RENDER = env.bool("RECEIPTS_RENDER", default=True)
+# The address customers reach the shop at: e-receipt links and QR codes on receipts point here.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+DOCUMENT_LINK_MAX_AGE_DAYS = env.int("DOCUMENT_LINK_MAX_AGE_DAYS", default=90)
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=False)
+WEBHOOKS_TIMEOUT = env.float("WEBHOOKS_TIMEOUT", default=5.0)
 
 CACHES = {
     "default": {
@@ -245,6 +282,12 @@ SPECTACULAR_SETTINGS = {
         "ReservationStatusEnum": "inventory.models.ReservationStatus",
         "TransferStatusEnum": "inventory.models.TransferStatus",
         "StockCountStatusEnum": "inventory.models.CountStatus",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "TenderEnum": "orders.models.Tender",
+        "FulfilmentEnum": "orders.models.Fulfilment",
+        "DistrictEnum": "orders.models.District",
+        "RefundStatusEnum": "orders.models.RefundStatus",
+        "WebhookDeliveryStatusEnum": "omo.models.WebhookDeliveryStatus",
     },
 }
 

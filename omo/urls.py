@@ -16,6 +16,8 @@ urlpatterns = [
     # Each app serves its own part of the API; the strings keep omo (the bottom layer) free of app imports.
     path("api/v1/", include("catalog.api.urls")),
     path("api/v1/", include("inventory.api.urls")),
+    path("api/v1/", include("orders.api.urls")),
+    path("", include("orders.urls_documents")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -12,6 +12,7 @@ from inventory.services.reservations import (
     reservation_consume,
     reservation_extend,
     reservation_release,
+    reservations_keep,
     stock_reserve,
 )
 from inventory.services.stock import (
@@ -41,6 +42,7 @@ __all__ = [
     "reservation_extend",
     "reservation_release",
     "reservations_expire",
+    "reservations_keep",
     "reservations_warn_expiring",
     "stock_adjust",
     "stock_count_cancel",

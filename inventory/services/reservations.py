@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -50,6 +51,7 @@ def stock_reserve(
     customer_phone: str = "",
     note: str = "",
     reference: str = "",
+    lasting: bool = False,
 ) -> list[Reservation]:
     """Holds units for a customer: reserved up, one Reservation per line (SKUs that track no stock need none).
 
@@ -61,7 +63,10 @@ def stock_reserve(
         raise ValidationFailed(fields={"source": _("Unknown source of the hold.")})
     lines_check(lines)
     now = timezone.now()
-    if expires_at is None:
+    if lasting:
+        # A paid order's goods: held until it is fulfilled or cancelled, never swept by expiry.
+        expires_at = None
+    elif expires_at is None:
         lifetime = reservation_lifetime(source)
         expires_at = now + lifetime if lifetime else None
     elif expires_at <= now or expires_at > now + MAX_HOLD:
@@ -262,3 +267,18 @@ def reservation_extend(
     reservation.expiry_warned_at = None
     reservation.save(update_fields=["expires_at", "expiry_warned_at"])
     return reservation
+
+
+@transaction.atomic
+def reservations_keep(*, reservation_ids: Sequence[int], reference: str = "") -> int:
+    """Makes live holds last until they are sold or released (a web checkout has been paid): one UPDATE.
+
+    Returns how many holds were kept; the caller compares with what it asked for, because a hold whose time
+    ran out before the payment arrived may already be free for others (then the order must not go ahead).
+    """
+    now = timezone.now()
+    return (
+        Reservation.objects.filter(pk__in=list(reservation_ids), status=ReservationStatus.ACTIVE)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .update(expires_at=None, **({"reference": reference[:64]} if reference else {}))
+    )

@@ -1,7 +1,7 @@
 """`manage.py seed_demo`: demo data for a Hong Kong retailer, layer by layer. Idempotent.
 
 It lives in `pos`, the top layer, because it calls every app's demo seeding in dependency order: locations and
-staff (`omo`), then the catalogue and stock (`inventory`); members and orders will follow.
+staff (`omo`), then the catalogue and stock (`inventory`), then members and orders (`orders`).
 """
 
 from typing import Any
@@ -13,6 +13,7 @@ from inventory.demo import demo_catalogue_and_stock_seed
 from inventory.selectors import stock_verify
 from omo.demo import demo_locations_and_staff_seed
 from omo.models import User
+from orders.demo import demo_orders_seed
 
 
 class Command(BaseCommand):
@@ -31,12 +32,15 @@ class Command(BaseCommand):
         with transaction.atomic():
             places = demo_locations_and_staff_seed()
             catalogue = demo_catalogue_and_stock_seed(places=places)
+            orders = demo_orders_seed(places=places)
         checked, problems = stock_verify()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data loaded: {len(places.locations)} locations, {len(places.staff)} staff, "
                 f"{catalogue.products} products ({catalogue.skus} SKUs), stock in {checked} rows, "
-                f"{catalogue.holds} holds, {catalogue.transfers_in_transit} transfer in transit."
+                f"{catalogue.holds} holds, {catalogue.transfers_in_transit} transfer in transit, "
+                f"{orders.members} members, {orders.orders} orders, "
+                f"{orders.pickup_points} lockers and pickup points."
             )
         )
         if problems:  # cannot happen through the services; said loudly if it ever does

@@ -1,0 +1,20 @@
+"""The one way to lock an order row. Stock rows (inventory.locks) are always locked after it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orders.exceptions import OrderNotFound
+from orders.models import Order
+
+
+def order_lock(order_id: int, *, user: Any = None) -> Order:
+    """Locks the order (SELECT … FOR UPDATE OF the order row) so payments, refunds and status moves of one
+    order run one at a time. With `user`, an order outside the user's branches is not found."""
+    queryset = Order.objects.select_for_update(of=("self",)).select_related("location", "fulfil_from")
+    if user is not None:
+        queryset = queryset.for_user(user)
+    order = queryset.filter(pk=order_id).first()
+    if order is None:
+        raise OrderNotFound(order_id=order_id)
+    return order

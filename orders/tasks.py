@@ -1,0 +1,22 @@
+"""Celery tasks of the orders app: thin, they take ids and call one service."""
+
+from celery import shared_task
+
+from orders.documents import order_document_email, order_documents_render
+
+# --- documents: receipts and invoices (orders.documents) ----------------------------------------------------
+# Rendering is idempotent (a fresh stored PDF is left alone), so a redelivered message is harmless; a failed
+# render leaves its outbox row unprocessed and the relay sends it again. The e-mail task is not retried
+# automatically: a retry after a send that timed out could mail the customer twice.
+
+
+@shared_task
+def order_documents_render_task(order_id: int) -> None:
+    order_documents_render(order_id=order_id)
+
+
+@shared_task
+def order_document_email_task(
+    order_id: int, to: str, kind: str = "receipt", language: str | None = None
+) -> None:
+    order_document_email(order_id=order_id, to=to, kind=kind, language=language)
