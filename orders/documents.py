@@ -31,8 +31,6 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from djmoney.money import Money
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from omo.errors import NotFound, ValidationFailed
 from omo.qr import qr_svg
@@ -202,6 +200,10 @@ def _pdf_render(*, order: Order, kind: str, language: str) -> bytes:
         html = render_to_string(TEMPLATES[DocumentKind(kind)], document_context(order=order, kind=kind))
     # Templates embed only data: URIs; refusing every other scheme means no template or product name can make
     # the renderer fetch a URL or read a local file.
+    # Imported here: the web process needs weasyprint only when a PDF is asked for before the worker made it.
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
     document = HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=["data"])).render()
     if kind == DocumentKind.RECEIPT:
         _receipt_cut(document)

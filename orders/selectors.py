@@ -15,8 +15,10 @@ from orders.exceptions import OrderNotFound
 from orders.models import Order, Refund, Return
 
 
-def order_detail_base() -> QuerySet[Order]:
-    return Order.objects.select_related("location").prefetch_related(
+def order_detail_base(user: Any = None) -> QuerySet[Order]:
+    """Orders with what their detail shows; with `user`, only those of the user's branches."""
+    queryset = Order.objects.for_user(user) if user is not None else Order.objects.all()
+    return queryset.select_related("location").prefetch_related(
         "lines", "payments", Prefetch("refunds", queryset=Refund.objects.select_related("return_record"))
     )
 
@@ -27,7 +29,7 @@ def order_list(user: Any) -> QuerySet[Order]:
 
 
 def order_get(user: Any, order_id: int) -> Order:
-    order = order_detail_base().for_user(user).filter(pk=order_id).first()
+    order = order_detail_base(user).filter(pk=order_id).first()
     if order is None:
         raise OrderNotFound(order_id=order_id)
     return order

@@ -94,8 +94,12 @@ class OrderCreateInput(serializers.Serializer[dict]):
     staff = IdField(
         required=False, allow_null=True, help_text="The staff member credited (default: the cashier)."
     )
-    lines = serializers.ListSerializer(child=LineInput(), min_length=1, max_length=MAX_LINES)
-    payments = serializers.ListSerializer(child=PaymentInput(), required=False, default=list, max_length=10)
+    lines: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=LineInput(), min_length=1, max_length=MAX_LINES
+    )
+    payments: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=PaymentInput(), required=False, default=list, max_length=10
+    )
     discount = DiscountInput(required=False, allow_null=True)
     shipping_fee = price_field(required=False, allow_null=True)
     ship_to = ShipToInput(required=False, allow_null=True)
@@ -113,7 +117,9 @@ class CheckoutInput(serializers.Serializer[dict]):
     """A web-shop order: delivery, branch pickup or locker; paid after placing (FPS QR and others)."""
 
     fulfilment = serializers.ChoiceField(choices=Fulfilment.choices, help_text="ship, pickup or locker.")
-    lines = serializers.ListSerializer(child=LineInput(), min_length=1, max_length=MAX_LINES)
+    lines: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=LineInput(), min_length=1, max_length=MAX_LINES
+    )
     customer_name = serializers.CharField(max_length=100)
     customer_phone = serializers.CharField(max_length=32)
     customer_email = serializers.EmailField(required=False, allow_blank=True, default="")
@@ -124,7 +130,9 @@ class CheckoutInput(serializers.Serializer[dict]):
 
 
 class PayInput(serializers.Serializer[dict]):
-    payments = serializers.ListSerializer(child=PaymentInput(), min_length=1, max_length=10)
+    payments: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=PaymentInput(), min_length=1, max_length=10
+    )
 
 
 class ShipInput(serializers.Serializer[dict]):
@@ -157,9 +165,11 @@ class ReturnCreateInput(serializers.Serializer[dict]):
     order = IdField(required=False, help_text="The order's id (or give `order_number`).")
     order_number = serializers.CharField(max_length=20, required=False)
     location = IdField(help_text="The branch taking the goods back.")
-    items = serializers.ListSerializer(child=ReturnItemInput(), min_length=1, max_length=MAX_LINES)
+    items: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=ReturnItemInput(), min_length=1, max_length=MAX_LINES
+    )
     reason = serializers.CharField(max_length=200)
-    refunds = serializers.ListSerializer(
+    refunds: serializers.ListSerializer[Any] = serializers.ListSerializer(
         child=RefundInput(),
         required=False,
         allow_null=True,
@@ -176,8 +186,12 @@ class ReturnCreateInput(serializers.Serializer[dict]):
 
 class ExchangeCreateInput(ReturnCreateInput):
     refunds = None  # type: ignore[assignment]
-    lines = serializers.ListSerializer(child=LineInput(), min_length=1, max_length=MAX_LINES)
-    payments = serializers.ListSerializer(child=PaymentInput(), required=False, default=list, max_length=10)
+    lines: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=LineInput(), min_length=1, max_length=MAX_LINES
+    )
+    payments: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=PaymentInput(), required=False, default=list, max_length=10
+    )
 
 
 class EmailInput(serializers.Serializer[dict]):
@@ -383,20 +397,20 @@ class OrderListOutput(serializers.ModelSerializer[Order]):
 
 
 class ReturnLineOutput(serializers.ModelSerializer[ReturnLine]):
-    value = serializers.SerializerMethodField()
+    value = serializers.SerializerMethodField(method_name="value_of")
     sku = serializers.CharField(source="order_line.sku")
 
     class Meta:
         model = ReturnLine
         fields = ["id", "order_line", "sku", "qty", "disposition", "stock_location", "value"]
 
-    def get_value(self, line: ReturnLine) -> str:
+    def value_of(self, line: ReturnLine) -> str:
         return money(line.value)
 
 
 class ReturnOutput(serializers.ModelSerializer[Return]):
     order_number = serializers.CharField(source="order.number")
-    value = serializers.SerializerMethodField()
+    value = serializers.SerializerMethodField(method_name="value_of")
     lines = ReturnLineOutput(many=True)
     refunds = RefundOutput(many=True)
 
@@ -417,7 +431,7 @@ class ReturnOutput(serializers.ModelSerializer[Return]):
             "refunds",
         ]
 
-    def get_value(self, record: Return) -> str:
+    def value_of(self, record: Return) -> str:
         return money(record.value)
 
 

@@ -36,7 +36,7 @@ from orders.models import (
 )
 from orders.pricing import ZERO, Discount, PricedLine, cents, line_price
 from orders.providers import provider_for
-from orders.services.common import after_commit, hkd, is_manager, order_number_next, stock_changed
+from orders.services.common import after_commit, is_manager, order_number_next, stock_changed
 from orders.status import walk
 from orders.tenders import TENDER_HOOKS, PaymentInput, Settled, payments_settle, tender_hooks_check
 
@@ -77,34 +77,32 @@ def staff_actor(actor: Any) -> bool:
     return isinstance(actor, User) and actor.is_staff_member
 
 
-def variants_load(lines: Sequence[LineInput]) -> dict[int, Variant]:
-    """The lines' SKUs with their product and channel prices: two queries for any number of lines."""
+def variants_load(lines: Sequence[LineInput]) -> tuple[list[Variant], dict[int, Variant]]:
+    """Each line's SKU (by id, or by SKU or barcode) with its product and channel prices, in a constant
+    number of queries for any number of lines. Raises ValidationFailed naming every unknown one."""
     from catalog.selectors import variants_by_code
 
-    ids = {line.variant_id for line in lines if line.variant_id is not None}
     codes = [line.code for line in lines if line.variant_id is None]
     by_code = variants_by_code(codes) if codes else {}
-    missing = sorted({c for c in codes if c.strip() not in by_code})
+    missing = sorted({code for code in codes if code.strip() not in by_code})
     if missing:
         raise ValidationFailed(_("Unknown SKU or barcode."), codes=missing)
+    ids = {line.variant_id for line in lines if line.variant_id is not None}
     ids |= {variant.pk for variant in by_code.values()}
-    variants = {
-        v.pk: v
-        for v in Variant.objects.select_related("product")
-        .prefetch_related("channel_prices")
-        .filter(pk__in=ids)
-    }
+    queryset = Variant.objects.select_related("product").prefetch_related("channel_prices").filter(pk__in=ids)
+    variants = {variant.pk: variant for variant in queryset}
     unknown = sorted(ids - variants.keys())
     if unknown:
         raise ValidationFailed(_("Unknown SKU."), variant_ids=unknown)
-    for line in lines:
-        if line.variant_id is None:
-            object.__setattr__(line, "variant_id", by_code[line.code.strip()].pk)
-    return variants
+    ordered = [
+        variants[line.variant_id if line.variant_id is not None else by_code[line.code.strip()].pk]
+        for line in lines
+    ]
+    return ordered, variants
 
 
 def lines_price(
-    lines: Sequence[LineInput], variants: dict[int, Variant], *, channel: str, staff: bool
+    lines: Sequence[LineInput], variants: list[Variant], *, channel: str, staff: bool
 ) -> list[tuple[LineInput, Variant, PricedLine, Decimal]]:
     if not lines:
         raise ValidationFailed(fields={"lines": _("An order has at least one line.")})
@@ -112,9 +110,8 @@ def lines_price(
         raise ValidationFailed(fields={"lines": _("An order has at most 200 lines.")})
     catalog_channel = SalesChannel.POS if channel == Channel.POS else SalesChannel.WEB
     priced = []
-    for index, line in enumerate(lines):
+    for index, (line, variant) in enumerate(zip(lines, variants, strict=True)):
         name = f"lines[{index}]"
-        variant = variants[line.variant_id]  # type: ignore[index]
         if isinstance(line.qty, bool) or not isinstance(line.qty, int) or not 0 < line.qty <= 9999:
             raise ValidationFailed(fields={f"{name}.qty": _("Quantities are whole numbers from 1 to 9999.")})
         if not variant.is_active or variant.product.status != ProductStatus.ACTIVE:
@@ -281,8 +278,10 @@ def order_place(
         pickup_point_code=pickup_point_code,
     )
     member = member_get(member_id) if member_id is not None else None
-    variants = variants_load(lines)
-    priced = lines_price(lines, variants, channel=channel, staff=staff)
+    if customer_phone.strip() and phone_normalise(customer_phone) is None:
+        raise ValidationFailed(fields={"customer_phone": _("Enter a phone number, e.g. 9123 4567.")})
+    line_variants, _by_id = variants_load(lines)
+    priced = lines_price(lines, line_variants, channel=channel, staff=staff)
     subtotal = sum((p.total for _l, _v, p, _lp in priced), ZERO)
     order_discount = (discount or Discount()).off(subtotal, field="discount")
     if order_discount and not staff:
@@ -328,14 +327,14 @@ def order_place(
         if staff_id is not None
         else (actor.pk if staff and channel == Channel.POS else None),
         language=language,
-        subtotal=hkd(subtotal),
-        discount=hkd(order_discount),
+        subtotal=subtotal,
+        discount=order_discount,
         discount_reason=(discount.reason.strip()[:200] if discount and order_discount else ""),
-        shipping_fee=hkd(fee),
-        rounding=hkd(settled.rounding),
-        total=hkd(total),
-        paid=hkd(settled.paid),
-        refunded=hkd(ZERO),
+        shipping_fee=fee,
+        rounding=settled.rounding,
+        total=total,
+        paid=settled.paid,
+        refunded=ZERO,
         placed_at=now,
         note=note.strip()[:500],
         exchange_of=exchange_of,
@@ -406,11 +405,11 @@ def lines_save(
             options=variant.option_values,
             category_id=variant.product.category_id,
             qty=p.qty,
-            unit_price=hkd(p.unit_price),
-            list_price=hkd(list_price),
-            discount=hkd(p.discount),
+            unit_price=p.unit_price,
+            list_price=list_price,
+            discount=p.discount,
             discount_reason=line.discount.reason.strip()[:200] if p.discount else "",
-            total=hkd(p.total),
+            total=p.total,
             reservation_id=reservation_ids.get(variant.pk),
         )
         for position, (line, variant, p, list_price) in enumerate(priced, start=1)
@@ -428,10 +427,10 @@ def payments_save(order: Order, settled: Settled, *, actor: Any, now: Any) -> li
             Payment(
                 order=order,
                 tender=row["tender"],
-                amount=hkd(row["amount"]),
-                tendered=hkd(row["tendered"]),
-                change=hkd(row["change"]),
-                refunded=hkd(ZERO),
+                amount=row["amount"],
+                tendered=row["tendered"],
+                change=row["change"],
+                refunded=ZERO,
                 provider=captured.provider,
                 reference=captured.reference,
                 created_by=actor,
@@ -450,7 +449,7 @@ def tenders_redeem(order: Order, settled: Settled, *, actor: Any) -> None:
 
 
 def prefetched_set(order: Order, **related: list[Any]) -> None:
-    """Hands the rows just written to the order as if prefetched, so the response reads them without queries."""
+    """Hands the rows just written to the order as if prefetched: the response reads them without queries."""
     cache = {}
     for name, rows in related.items():
         queryset = getattr(order, name).all()
