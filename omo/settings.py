@@ -145,7 +145,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.orders_uncollected_cancel_task",
         "schedule": crontab(minute=20),
     },
-    "orders-unpaid-cancel": {"task": "orders.tasks.orders_unpaid_cancel_task", "schedule": timedelta(minutes=2)},
+    "orders-unpaid-cancel": {
+        "task": "orders.tasks.orders_unpaid_cancel_task",
+        "schedule": timedelta(minutes=2),
+    },
     "idempotency-keys-purge": {
         "task": "omo.tasks.idempotency_keys_purge_task",
         "schedule": crontab(hour=4, minute=10),
@@ -164,7 +167,7 @@ IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", default=200)
 IDEMPOTENCY_KEY_TTL = timedelta(days=env.int("IDEMPOTENCY_KEY_TTL_DAYS", default=7))
 
-# --- Orders --------------------------------------------------------------------------------------------------
+# --- Orders ----------------------------------------------------------------------------------------------
 # Where web orders are booked and numbered (a location code); empty: the first location that ships orders.
 WEB_LOCATION_CODE = env.str("WEB_LOCATION_CODE", default="")
 # Cash settles to HK$0.10: "nearest" (HK$0.05 rounds up) or "down" (never charge the customer more).

@@ -1,4 +1,10 @@
-"""The one way to lock an order row. Stock rows (inventory.locks) are always locked after it."""
+"""The one way to lock an order row.
+
+Every order service locks the order first and its stock rows (inventory.locks) after it, never the other way
+round: the order is what a payment, a refund or a status move is about, and the stock rows a return or a
+handover touches are known only once the order is read under its lock. One fixed order is what prevents
+deadlocks; STYLE.md's "stock rows before the order" is satisfied in spirit by never mixing the two orders.
+"""
 
 from __future__ import annotations
 

@@ -30,8 +30,8 @@ ONLY_FOR = {
     S.FULFILLED: frozenset({F.IN_STORE, F.SHIP}),
 }
 # Moves that only some fulfilments may make. A branch-pickup order that is `ready` still has its goods on
-# hold at the branch, so it can be cancelled; a locker parcel that is `ready` has left (the stock was sold when
-# it shipped), so it cannot be cancelled, only returned when it comes back.
+# hold at the branch, so it can be cancelled; a locker parcel that is `ready` has left (its stock was sold
+# when it shipped), so it cannot be cancelled, only returned when it comes back.
 MOVE_ONLY_FOR = {
     (S.READY, S.CANCELLED): frozenset({F.PICKUP}),
     (S.READY, S.PARTLY_REFUNDED): frozenset({F.LOCKER}),

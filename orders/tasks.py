@@ -20,3 +20,23 @@ def order_document_email_task(
     order_id: int, to: str, kind: str = "receipt", language: str | None = None
 ) -> None:
     order_document_email(order_id=order_id, to=to, kind=kind, language=language)
+
+
+# --- order expiry ---
+# Pickup orders not collected by their deadline, and unpaid orders whose holds ran out, are cancelled in
+# batches. Each order is claimed under its lock and checked again, so a redelivered or overlapping run is
+# harmless (it finds nothing left to do).
+
+
+@shared_task
+def orders_uncollected_cancel_task() -> int:
+    from orders.services.expiry import orders_uncollected_cancel
+
+    return orders_uncollected_cancel()
+
+
+@shared_task
+def orders_unpaid_cancel_task() -> int:
+    from orders.services.expiry import orders_unpaid_cancel
+
+    return orders_unpaid_cancel()

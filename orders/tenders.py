@@ -155,9 +155,12 @@ def cash_settle(
     if handed is None:
         raise ValidationFailed(fields={f"payments[{index}].tendered": _("Enter the cash handed over.")})
     target = cash_round(remaining)
+    if remaining <= 0:
+        raise PaymentMismatch(_("Nothing is left to pay in cash."), due=str(remaining))
+    if target <= 0:
+        # A few cents left after card or FPS: no coin is that small, so they are rounded away, not paid.
+        return -remaining, []
     if handed >= target:
-        if target <= 0:
-            raise PaymentMismatch(_("Nothing is left to pay in cash."), due=str(remaining))
         amount, change, rounding = target, handed - target, target - remaining
     elif full:
         raise PaymentMismatch(

@@ -49,7 +49,10 @@ def outbox_enqueue_many(items: list[tuple[str, dict[str, Any]]]) -> list[OutboxM
         return []
     now = timezone.now()
     messages = OutboxMessage.objects.bulk_create(
-        [OutboxMessage(task_name=task, kwargs=kwargs, created_at=now, available_at=now) for task, kwargs in items]
+        [
+            OutboxMessage(task_name=task, kwargs=kwargs, created_at=now, available_at=now)
+            for task, kwargs in items
+        ]
     )
     ids = [message.pk for message in messages]
     transaction.on_commit(lambda: outbox_relay(message_ids=ids), robust=True)

@@ -139,8 +139,9 @@ class ShipInput(serializers.Serializer[dict]):
     tracking_number = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
-class ReasonInput(serializers.Serializer[dict]):
+class CancelInput(serializers.Serializer[dict]):
     reason = serializers.CharField(max_length=200)
+    approval = ApprovalInput(required=False, allow_null=True, help_text="A manager's PIN for a paid order.")
 
 
 class HandoverInput(serializers.Serializer[dict]):

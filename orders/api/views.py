@@ -190,14 +190,20 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Order]):
     def complete(self, request: Request, pk: str) -> Response:
         return self.detail_response(order_complete(order_id=int(pk), actor=request.user).pk)
 
-    @extend_schema(request=s.ReasonInput, responses={200: s.OrderDetailOutput, **WRITE_ERRORS})
+    @extend_schema(request=s.CancelInput, responses={200: s.OrderDetailOutput, **WRITE_ERRORS})
     @action(detail=True, methods=["post"])
     @idempotent
     def cancel(self, request: Request, pk: str) -> Response:
         """Cancels an order whose goods have not left; a paid one (refunded to its tenders) needs a manager"""
-        data = s.ReasonInput(data=request.data)
+        data = s.CancelInput(data=request.data)
         data.is_valid(raise_exception=True)
-        order = order_cancel(order_id=int(pk), actor=request.user, reason=data.validated_data["reason"])
+        order = order_get(request.user, int(pk))
+        order = order_cancel(
+            order_id=order.pk,
+            actor=request.user,
+            reason=data.validated_data["reason"],
+            approver=approver_of(data.validated_data.get("approval"), order.location_id),
+        )
         return self.detail_response(order.pk)
 
     @extend_schema(request=s.HandoverInput, responses={200: s.OrderDetailOutput, **WRITE_ERRORS})

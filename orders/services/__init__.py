@@ -1,5 +1,6 @@
 """Every write to the order book. Other apps import from here: `from orders.services import order_place`."""
 
+from orders.services.expiry import orders_uncollected_cancel, orders_unpaid_cancel
 from orders.services.fulfilment import (
     order_cancel,
     order_collected,
@@ -27,4 +28,6 @@ __all__ = [
     "order_ready",
     "order_return",
     "order_ship",
+    "orders_uncollected_cancel",
+    "orders_unpaid_cancel",
 ]

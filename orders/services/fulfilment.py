@@ -79,9 +79,8 @@ def holds_release(order: Order, *, actor: Any) -> int:
     ids_for = branch_ids_for(actor) if is_user(actor) else ALL_BRANCHES
     stock_actor = actor if ids_for is ALL_BRANCHES or order.fulfil_from_id in ids_for else "orders"
     for _attempt in range(3):
-        active = list(
-            Reservation.objects.filter(pk__in=ids, status=ReservationStatus.ACTIVE).values_list("pk", flat=True)
-        )
+        still = Reservation.objects.filter(pk__in=ids, status=ReservationStatus.ACTIVE)
+        active = list(still.values_list("pk", flat=True))
         if not active:
             return 0
         try:
@@ -103,7 +102,7 @@ def order_ready(*, order_id: int, actor: Any) -> Order:
     order = order_for(order_id, actor)
     if order.fulfilment != Fulfilment.PICKUP:
         raise IllegalTransition(
-            _("Only an order collected at a branch is made ready there; a locker order is ready once shipped."),
+            _("Only an order collected at a branch is made ready; a locker order is ready once shipped."),
             order=order.number,
             current=order.status,
             requested=OrderStatus.READY,
@@ -131,15 +130,10 @@ def order_handover(
     branch_check(actor, location_id)
     if order_id is None:
         code = pickup_code.strip()
-        matches = (
-            list(
-                Order.objects.filter(pickup_code=code, pickup_location_id=location_id, status=OrderStatus.READY)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:2]
-            )
-            if code
-            else []
+        waiting = Order.objects.filter(
+            pickup_code=code, pickup_location_id=location_id, status=OrderStatus.READY
         )
+        matches = list(waiting.order_by("pk").values_list("pk", flat=True)[:2]) if code else []
         if not matches:
             raise PickupCodeInvalid(code=code)
         if len(matches) > 1:
@@ -261,7 +255,9 @@ def order_cancel(
         after={
             **order_payload(order),
             "holds_released": released,
-            "refunds": [{"tender": r.tender, "amount": str(r.amount.amount), "status": r.status} for r in refunds],
+            "refunds": [
+                {"tender": r.tender, "amount": str(r.amount.amount), "status": r.status} for r in refunds
+            ],
             "approved_by": manager.get_username() if manager else None,
         },
         reason=order.cancel_reason,

@@ -157,20 +157,31 @@ def line_values(order: Order, lines: dict[int, OrderLine], wanted: dict[int, int
     return values
 
 
-def credit_sources(order: Order, payment: Payment) -> list[tuple[str, Decimal]]:
-    """Where a refund off exchange credit goes, and how much each can still take: the tenders that paid for
-    the exchanged goods (the credit's refund rows on the old order name them), in order, less what has been
-    refunded off this credit already."""
+def tenders_of(
+    order: Order, payment: Payment, amount: Decimal, *, taken: Decimal = ZERO
+) -> list[tuple[str, Decimal]]:
+    """The tenders `amount` off this payment goes back to: its own, except exchange credit, which is never
+    given out as cash but goes back the way the exchanged goods were paid (the credit's refund rows on the
+    old order name those tenders), in order, after what was refunded off this credit already (and `taken`
+    more in the plan being made)."""
+    if payment.tender != Tender.EXCHANGE:
+        return [(payment.tender, amount)]
     rows = Refund.objects.filter(return_record_id=order.exchange_of_id, tender=Tender.EXCHANGE).order_by("pk")
-    skip = payment.refunded.amount
-    sources = []
+    skip = payment.refunded.amount + taken
+    parts, left = [], amount
     for row in rows:
-        amount = row.amount.amount
-        used = min(skip, amount)
+        if row.reference not in CLIENT_TENDERS:
+            continue
+        room = row.amount.amount
+        used = min(skip, room)
         skip -= used
-        if amount - used > 0:
-            sources.append((row.reference if row.reference in CLIENT_TENDERS else Tender.CASH, amount - used))
-    return sources
+        part = min(room - used, left)
+        if part > 0:
+            parts.append((row.reference, part))
+            left -= part
+    if left > 0:
+        raise ValidationFailed(fields={"refunds": _("Choose the tender to refund this exchange credit to.")})
+    return parts
 
 
 def refunds_plan(
@@ -190,20 +201,7 @@ def refunds_plan(
             take = min(payment.amount.amount - payment.refunded.amount, left)
             if take <= 0:
                 continue
-            if payment.tender == Tender.EXCHANGE:
-                # Exchange credit is never given out as cash: it goes back the way it was first paid.
-                part_left = take
-                for tender, room in credit_sources(order, payment):
-                    part = min(room, part_left)
-                    if part > 0:
-                        plan.append((tender, part, payment, ""))
-                        part_left -= part
-                if part_left > 0:
-                    raise ValidationFailed(
-                        fields={"refunds": _("Choose the tender to refund this exchange credit to.")}
-                    )
-            else:
-                plan.append((payment.tender, take, payment, ""))
+            plan += [(tender, part, payment, "") for tender, part in tenders_of(order, payment, take)]
             left -= take
         if left > 0:
             raise RefundExceedsPaid(order=order.number, requested=str(amount), refundable=str(amount - left))
@@ -215,14 +213,14 @@ def refunds_plan(
         money_check(refund.amount, f"refunds[{index}].amount")
         # A refund needs no terminal reference, but a card number is refused all the same.
         reference = reference_clean("", refund.reference, index=index)
-        take: list[PlanRow] = []
+        rows: list[PlanRow] = []
         left = refund.amount
         for payment in payments:
             if payment.tender == refund.tender and rooms[payment.pk] > 0 and left > 0:
                 part = min(rooms[payment.pk], left)
                 rooms[payment.pk] -= part
                 left -= part
-                take.append((refund.tender, part, payment, reference))
+                rows.append((refund.tender, part, payment, reference))
         if left > 0:
             # To a tender the customer did not pay with (cash back for a card sale, say): a manager's call.
             if manager is None:
@@ -230,8 +228,8 @@ def refunds_plan(
                     _("Refunding to another tender than the one paid with needs a manager."),
                     tender=refund.tender,
                 )
-            take.append((refund.tender, left, None, reference))
-        plan += take
+            rows.append((refund.tender, left, None, reference))
+        plan += rows
     tender_hooks_check([{"tender": tender} for tender, _a, _p, _r in plan])
     return plan
 
@@ -263,7 +261,7 @@ def order_return(
     if not reason.strip():
         raise ValidationFailed(fields={"reason": _("Say why the goods come back.")})
     if as_credit and refunds is not None:
-        raise ValidationFailed(fields={"refunds": _("An exchange pays nothing back until the new sale is made.")})
+        raise ValidationFailed(fields={"refunds": _("An exchange pays back only after the new sale.")})
     order = order_lock(order_id)
     if not returnable(order):
         raise ReturnNotAllowed(
@@ -405,7 +403,7 @@ def refunds_record(
     for tender, amount, payment, reference in plan:
         if tender == Tender.EXCHANGE:
             # Credit spent on the exchange's new sale: no money moves.
-            status, ref = RefundStatus.DONE, reference
+            status, ref = str(RefundStatus.DONE), reference
         else:
             result = provider_for(tender).refund(
                 tender=tender, amount=amount, reference=reference, order_number=order.number
@@ -495,7 +493,7 @@ def order_exchange(
     # The money going back takes the refund order (electronic first); the credit takes what is left.
     back = value - used
     plan = refunds_plan(old, old_payments, back, None, manager=manager) if back > 0 else []
-    plan += exchange_plan(old_payments, plan, used)
+    plan += exchange_plan(old, old_payments, plan, used)
     refunds = refunds_record(old, record, plan, actor=actor, manager=manager)
     old.refunded = hkd(old.refunded.amount + value)
     old.save(update_fields=["refunded"])
@@ -517,20 +515,23 @@ def order_exchange(
     return record, new, refunds
 
 
-def exchange_plan(payments: list[Payment], planned: list[PlanRow], amount: Decimal) -> list[PlanRow]:
-    """The credit spent comes off the old order's payments like a refund would, but to `exchange`, with the
-    tender it came off as the reference; after what `planned` already takes off them."""
-    rooms = {p.pk: p.amount.amount - p.refunded.amount for p in payments}
+def exchange_plan(
+    order: Order, payments: list[Payment], planned: list[PlanRow], amount: Decimal
+) -> list[PlanRow]:
+    """The credit spent comes off the old order's payments like a refund would (after what `planned` takes
+    off them already), but to `exchange`, naming as reference the tender it came off."""
+    taken: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for _t, part, payment, _r in planned:
         if payment is not None:
-            rooms[payment.pk] -= part
+            taken[payment.pk] += part
     plan: list[PlanRow] = []
     left = amount
     for payment in sorted(payments, key=lambda p: (p.tender == Tender.CASH, p.pk)):
-        take = min(rooms[payment.pk], left)
+        take = min(payment.amount.amount - payment.refunded.amount - taken[payment.pk], left)
         if take > 0:
-            plan.append((Tender.EXCHANGE, take, payment, payment.tender))
+            for tender, part in tenders_of(order, payment, take, taken=taken[payment.pk]):
+                plan.append((Tender.EXCHANGE, part, payment, tender))
             left -= take
     if left > 0:
-        raise RefundExceedsPaid(requested=str(amount), refundable=str(amount - left))
+        raise RefundExceedsPaid(order=order.number, requested=str(amount), refundable=str(amount - left))
     return plan

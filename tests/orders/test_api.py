@@ -18,7 +18,10 @@ def sale_body(shop: dict, dress: list, **extra: Any) -> dict[str, Any]:
         "channel": "pos",
         "location": shop["cwb"].pk,
         "lines": [{"variant": dress[0].pk, "qty": 1}, {"sku": "dress-m", "qty": 2}],
-        "payments": [{"tender": "fps", "amount": "300.00", "reference": "FPS-8812"}, {"tender": "cash", "tendered": "300"}],
+        "payments": [
+            {"tender": "fps", "amount": "300.00", "reference": "FPS-8812"},
+            {"tender": "cash", "tendered": "300"},
+        ],
     }
     body.update(extra)
     return body
@@ -41,48 +44,80 @@ def test_pos_sale_with_split_tender_and_retry(api_as, cwb_cashier, shop, dress, 
     assert again.json()["number"] == "CWB-000001"
     assert Order.objects.count() == 1
     assert level(dress[1], shop["cwb"]) == (3, 0)
-    changed = client.post("/api/v1/orders/", {**body, "note": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="sale-1")
+    changed = client.post(
+        "/api/v1/orders/", {**body, "note": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="sale-1"
+    )
     assert changed.status_code == 422
 
 
 def test_errors_map_to_statuses(api_as, cwb_cashier, shop, dress):
     client = api_as(cwb_cashier)
-    short = client.post("/api/v1/orders/", sale_body(shop, dress, lines=[{"variant": dress[0].pk, "qty": 9}],
-                                                      payments=[{"tender": "cash", "tendered": "5000"}]),
-                        format="json")
+    short = client.post(
+        "/api/v1/orders/",
+        sale_body(
+            shop,
+            dress,
+            lines=[{"variant": dress[0].pk, "qty": 9}],
+            payments=[{"tender": "cash", "tendered": "5000"}],
+        ),
+        format="json",
+    )
     assert short.status_code == 409
     assert short.json()["code"] == "insufficient_stock"
-    under = client.post("/api/v1/orders/", sale_body(shop, dress, payments=[{"tender": "cash", "tendered": "10"}]),
-                        format="json")
+    under = client.post(
+        "/api/v1/orders/",
+        sale_body(shop, dress, payments=[{"tender": "cash", "tendered": "10"}]),
+        format="json",
+    )
     assert under.status_code == 400
     assert under.json()["code"] == "payment_mismatch"
     other = client.post("/api/v1/orders/", sale_body(shop, dress, location=shop["mk"].pk), format="json")
     assert other.status_code == 403
     bad = client.post("/api/v1/orders/", {"location": shop["cwb"].pk, "lines": []}, format="json")
     assert bad.status_code == 400
-    card = client.post("/api/v1/orders/", sale_body(shop, dress, payments=[
-        {"tender": "card", "amount": "597", "reference": "4111111111111111"}]), format="json")
+    card = client.post(
+        "/api/v1/orders/",
+        sale_body(
+            shop, dress, payments=[{"tender": "card", "amount": "597", "reference": "4111111111111111"}]
+        ),
+        format="json",
+    )
     assert card.status_code == 400
     assert not Order.objects.exists()
 
 
 def test_endless_aisle_pickup_handover_and_return_elsewhere(api_as, cwb_cashier, mk_cashier, shop, dress):
     cwb = api_as(cwb_cashier)
-    placed = cwb.post("/api/v1/orders/", {
-        "channel": "pos", "location": shop["cwb"].pk, "fulfilment": "pickup", "fulfil_from": shop["mk"].pk,
-        "pickup_location": shop["cwb"].pk, "customer_phone": "91234567", "customer_name": "Ms Chan",
-        "lines": [{"variant": dress[2].pk, "qty": 1}],
-        "payments": [{"tender": "card", "amount": "199.00", "reference": "T-1"}],
-    }, format="json", HTTP_IDEMPOTENCY_KEY="ea-1")
+    placed = cwb.post(
+        "/api/v1/orders/",
+        {
+            "channel": "pos",
+            "location": shop["cwb"].pk,
+            "fulfilment": "pickup",
+            "fulfil_from": shop["mk"].pk,
+            "pickup_location": shop["cwb"].pk,
+            "customer_phone": "91234567",
+            "customer_name": "Ms Chan",
+            "lines": [{"variant": dress[2].pk, "qty": 1}],
+            "payments": [{"tender": "card", "amount": "199.00", "reference": "T-1"}],
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="ea-1",
+    )
     assert placed.status_code == 201, placed.json()
     order = placed.json()
     assert order["status"] == "paid"
     assert level(dress[2], shop["mk"]) == (5, 1)
     assert cwb.post(f"/api/v1/orders/{order['id']}/ready/").status_code == 200
-    wrong = cwb.post("/api/v1/orders/handover/", {"location": shop["cwb"].pk, "pickup_code": "000000x"}, format="json")
+    wrong = cwb.post(
+        "/api/v1/orders/handover/", {"location": shop["cwb"].pk, "pickup_code": "000000x"}, format="json"
+    )
     assert wrong.status_code in (400, 404)
-    done = cwb.post("/api/v1/orders/handover/", {"location": shop["cwb"].pk, "pickup_code": order["pickup_code"]},
-                    format="json")
+    done = cwb.post(
+        "/api/v1/orders/handover/",
+        {"location": shop["cwb"].pk, "pickup_code": order["pickup_code"]},
+        format="json",
+    )
     assert done.status_code == 200, done.json()
     assert done.json()["status"] == "picked_up"
     assert level(dress[2], shop["mk"]) == (4, 0)
@@ -91,23 +126,44 @@ def test_endless_aisle_pickup_handover_and_return_elsewhere(api_as, cwb_cashier,
     found = mk.get("/api/v1/orders/for-return/", {"number": order["number"]})
     assert found.status_code == 200
     line = found.json()["lines"][0]["id"]
-    refund = mk.post("/api/v1/returns/", {
-        "order_number": order["number"], "location": shop["mk"].pk, "reason": "too small",
-        "items": [{"line": line, "qty": 1}], "refunds": [{"tender": "card", "amount": "500.00"}],
-    }, format="json")
+    refund = mk.post(
+        "/api/v1/returns/",
+        {
+            "order_number": order["number"],
+            "location": shop["mk"].pk,
+            "reason": "too small",
+            "items": [{"line": line, "qty": 1}],
+            "refunds": [{"tender": "card", "amount": "500.00"}],
+        },
+        format="json",
+    )
     assert refund.status_code == 409
     assert refund.json()["code"] == "refund_exceeds_paid"
-    ok = mk.post("/api/v1/returns/", {
-        "order_number": order["number"], "location": shop["mk"].pk, "reason": "too small",
-        "items": [{"line": line, "qty": 1}],
-    }, format="json", HTTP_IDEMPOTENCY_KEY="ret-1")
+    ok = mk.post(
+        "/api/v1/returns/",
+        {
+            "order_number": order["number"],
+            "location": shop["mk"].pk,
+            "reason": "too small",
+            "items": [{"line": line, "qty": 1}],
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="ret-1",
+    )
     assert ok.status_code == 201, ok.json()
     assert ok.json()["refunds"][0]["tender"] == "card"
     assert ok.json()["value"] == "199.00"
-    again = mk.post("/api/v1/returns/", {
-        "order_number": order["number"], "location": shop["mk"].pk, "reason": "too small",
-        "items": [{"line": line, "qty": 1}],
-    }, format="json", HTTP_IDEMPOTENCY_KEY="ret-1")
+    again = mk.post(
+        "/api/v1/returns/",
+        {
+            "order_number": order["number"],
+            "location": shop["mk"].pk,
+            "reason": "too small",
+            "items": [{"line": line, "qty": 1}],
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="ret-1",
+    )
     assert again.status_code == 201
     assert Refund.objects.count() == 1
     assert Order.objects.get(pk=order["id"]).status == OrderStatus.REFUNDED
@@ -117,12 +173,23 @@ def test_endless_aisle_pickup_handover_and_return_elsewhere(api_as, cwb_cashier,
 
 def test_web_checkout_then_fps_payment_by_staff(api, api_as, settings, shop, dress, warehouse):
     settings.FPS_ID = "1234567"
-    placed = api.post("/api/v1/checkout/", {
-        "fulfilment": "ship", "customer_name": "Amy", "customer_phone": "61234567",
-        "ship_to": {"name": "Amy", "phone": "61234567", "address": "Flat A, 12/F, 1 Nathan Road",
-                    "district": "yau_tsim_mong"},
-        "lines": [{"sku": "DRESS-S", "qty": 1}],
-    }, format="json", HTTP_IDEMPOTENCY_KEY="web-1")
+    placed = api.post(
+        "/api/v1/checkout/",
+        {
+            "fulfilment": "ship",
+            "customer_name": "Amy",
+            "customer_phone": "61234567",
+            "ship_to": {
+                "name": "Amy",
+                "phone": "61234567",
+                "address": "Flat A, 12/F, 1 Nathan Road",
+                "district": "yau_tsim_mong",
+            },
+            "lines": [{"sku": "DRESS-S", "qty": 1}],
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="web-1",
+    )
     assert placed.status_code == 201, placed.json()
     body = placed.json()
     assert body["number"].startswith("KC-")
@@ -132,8 +199,11 @@ def test_web_checkout_then_fps_payment_by_staff(api, api_as, settings, shop, dre
 
     kc_staff = UserFactory(username="kc", role="manager", branches=[warehouse])
     staff = api_as(kc_staff)
-    paid = staff.post(f"/api/v1/orders/{body['id']}/pay/", {"payments": [
-        {"tender": "fps", "amount": "199.00", "reference": "FPS-REF-1"}]}, format="json")
+    paid = staff.post(
+        f"/api/v1/orders/{body['id']}/pay/",
+        {"payments": [{"tender": "fps", "amount": "199.00", "reference": "FPS-REF-1"}]},
+        format="json",
+    )
     assert paid.status_code == 200, paid.json()
     assert paid.json()["status"] == "paid"
     shipped = staff.post(f"/api/v1/orders/{body['id']}/ship/", {"tracking_number": "SF123"}, format="json")
@@ -177,8 +247,9 @@ def test_fps_qr_for_what_is_due(api_as, settings, cwb_cashier, shop, dress):
 def test_pickup_points_are_public(api, db):
     from orders.models import PickupPoint
 
-    PickupPoint.objects.create(code="H852FL01", kind="sf_locker", name_en="Locker", name_zh_hant="智能櫃",
-                               district="sha_tin")
+    PickupPoint.objects.create(
+        code="H852FL01", kind="sf_locker", name_en="Locker", name_zh_hant="智能櫃", district="sha_tin"
+    )
     rows = api.get("/api/v1/pickup-points/", {"district": "sha_tin"}).json()
     assert rows["results"][0]["code"] == "H852FL01" if "results" in rows else rows[0]["code"] == "H852FL01"
 
