@@ -31,8 +31,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, ModuleType]:
     words = sys.argv[1:] if argv is None else argv
     name = next((word for word in words if word in BENCHMARKS), None)
     module = importlib.import_module(BENCHMARKS[name]) if name else None
-    if hasattr(module, "add_arguments"):
-        module.add_arguments(parser)
+    add_arguments = getattr(module, "add_arguments", None)
+    if add_arguments is not None:
+        add_arguments(parser)
     args = parser.parse_args(argv)
     return args, module or importlib.import_module(BENCHMARKS[args.name])
 

@@ -19,8 +19,12 @@ transaction of server-side prepared statements issuing what the app must issue, 
             take the units off and INSERT one `sale` movement each;
             INSERT the outbox rows, one statement: order.placed, order.paid, stock.changed (and the receipt
             task when the app would store one);
-            INSERT the idempotency row with the response body;
+            INSERT the idempotency row with a response body of the app's keys and size;
     COMMIT.
+
+So what the app issues on top is its own doing: the API token's SELECT, the idempotency advisory lock and
+SELECT, savepoints, the on-commit relay's claim (one UPDATE), and the health check (`SELECT 1`) Django runs
+on a reused connection, which the in-process count below does not see (CONN_HEALTH_CHECKS).
 
 Both sides run the same tills: client i sells at location i mod 4 (the benchmark's three branches and its
 warehouse) to a member of its own, from the same seeded random SKUs out of 2,000 stocked at every location.
@@ -51,6 +55,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,6 +71,7 @@ from bench.load import (
     HOST,
     GunicornSettings,
     LoadResult,
+    RequestSource,
     Server,
     alternating_order,
     die_with_parent,
@@ -103,7 +109,7 @@ TARGET_RATIO = 0.35
 SKUS = 2000
 # Topped up before the run, so no timed window runs short: a shortage would measure the error path.
 STOCK, REFILL_BELOW = 10_000, 5_000
-TENDERED = Decimal("5000.00")  # cash handed over: above any sale here (20 lines x HK$100)
+PRICE = Decimal("100.00")  # every benchmark SKU's price (bench/stock_db.py)
 SCOPES = ["orders:write", "orders:read"]
 SIDES = ("app", "bare")
 
@@ -116,7 +122,7 @@ class Size:
     rounds: int  # per side and line count; odd, so the median is a measured round
 
 
-# Quick: about 20 s in all, most of it setting up. Full: about 2.5 minutes for 3 and 20 lines. Eight clients
+# Quick: about 15 s in all, most of it setting up. Full: about 2 minutes for 3 and 20 lines. Eight clients
 # keep gunicorn's 2 x 4 threads busy, two tills per location.
 QUICK = Size(clients=8, warmup_s=0.5, duration_s=1.0, rounds=1)
 FULL = Size(clients=8, warmup_s=2.0, duration_s=5.0, rounds=5)
@@ -226,7 +232,7 @@ def throwaway_broker() -> Iterator[str]:
             redis.stop()
 
 
-# --- Tills: what each client sells ---------------------------------------------------------------------------
+# --- Tills: what each client sells --------------------------------------------------------------------------
 
 
 @dataclass
@@ -251,8 +257,13 @@ class Till:
             "fulfilment": "in_store",
             "member": self.member_id,
             "lines": [{"variant": variant_id, "qty": 1} for variant_id in chosen],
-            "payments": [{"tender": "cash", "tendered": str(TENDERED)}],
+            "payments": [{"tender": "cash", "tendered": str(tendered(self.lines))}],
         }
+
+
+def tendered(lines: int) -> Decimal:
+    """The cash handed over: HK$5,000, or more when the sale comes to more (over 50 lines)."""
+    return max(Decimal("5000.00"), PRICE * lines)
 
 
 def tills(shop: Shop, side: str, lines: int, clients: int, label: str) -> list[Till]:
@@ -324,8 +335,13 @@ def queries_count(shop: Shop, raw_key: str, line_counts: Sequence[int]) -> dict[
     from django.test.utils import CaptureQueriesContext, override_settings
 
     statements: dict[int, list[str]] = {}
-    # The test client's host, and plain HTTP (production settings redirect it to HTTPS).
-    with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False):
+    # The test client's host, and plain HTTP (production settings redirect it to HTTPS); a checkout has no
+    # collected static files, and whitenoise's warning about it says nothing here.
+    with (
+        override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", "No directory at", UserWarning)
         client = Client(HTTP_AUTHORIZATION=f"Token {raw_key}")
         for lines in line_counts:
             till = tills(shop, "app", lines, 1, "queries")[0]
@@ -351,7 +367,30 @@ def statement_summary(sql: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-# --- The bare side -------------------------------------------------------------------------------------------
+def statement_shape(sql: str) -> str:
+    """The statement without its values and names (savepoints, lock keys): to compare two sales' SQL."""
+    numbers = re.sub(r"\s*-?\d+", "N", " ".join(sql.split()))
+    return re.sub(r"N(,N)+", "N", numbers)[:80]  # a list of ids as long as the sale is one N
+
+
+def statement_kinds(statements: list[str]) -> dict[str, int]:
+    """How many statements steer the transaction (BEGIN, SAVEPOINT...), only lock, read, or write."""
+    kinds = dict.fromkeys(("transaction", "lock", "read", "write"), 0)
+    for sql in statements:
+        text = sql.upper()
+        word = text.lstrip().split(None, 1)[0]
+        if word in {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}:
+            kinds["transaction"] += 1
+        elif word == "SELECT" and ("FOR UPDATE" in text or "ADVISORY" in text):
+            kinds["lock"] += 1
+        elif word == "SELECT":
+            kinds["read"] += 1
+        else:
+            kinds["write"] += 1  # INSERT, UPDATE, and the stock statement (WITH ... UPDATE)
+    return kinds
+
+
+# --- The bare side ------------------------------------------------------------------------------------------
 
 LOCATION_SQL = "SELECT id, code FROM omo_location WHERE id = %s AND is_active"
 MEMBER_SQL = "SELECT id, phone, name FROM members_member WHERE id = %s"
@@ -376,7 +415,8 @@ INSERT INTO orders_order (
     shipping_fee, shipping_fee_currency, rounding, rounding_currency, total, total_currency,
     paid, paid_currency, refunded, refunded_currency,
     ship_name, ship_phone, ship_address, ship_district, tracking_number, pickup_code, pickup_deadline,
-    exchange_of_id, note, placed_at, paid_at, ready_at, fulfilled_at, completed_at, cancelled_at, cancel_reason
+    exchange_of_id, note, placed_at, paid_at, ready_at, fulfilled_at, completed_at, cancelled_at,
+    cancel_reason
 ) VALUES (
     %(number)s, 'pos', 'in_store', 'completed', %(location)s, %(location)s, NULL, NULL,
     %(member)s, %(customer_name)s, %(customer_phone)s, '', %(actor)s, %(actor)s, 'zh-hant',
@@ -401,6 +441,7 @@ FROM unnest(
     %(prices)s::numeric[], %(totals)s::numeric[]
 ) AS l(position, variant_id, sku, name_en, name_zh_hant, options, category_id, qty, price, total)
 ORDER BY l.position
+RETURNING id
 """
 PAYMENT_SQL = """
 INSERT INTO orders_payment (
@@ -409,13 +450,14 @@ INSERT INTO orders_payment (
 ) VALUES (
     %(order)s, 'cash', %(amount)s, 'HKD', %(tendered)s, 'HKD', %(change)s, 'HKD',
     0, 'HKD', 'manual', '', %(actor)s, %(now)s
-)
+) RETURNING id
 """
 OUTBOX_SQL = """
 INSERT INTO omo_outboxmessage (task_name, args, kwargs, created_at, available_at, attempts, last_error)
 SELECT m.task_name, '[]', m.kwargs::jsonb, %(now)s, %(now)s, 0, ''
 FROM unnest(%(tasks)s::text[], %(kwargs)s::text[]) WITH ORDINALITY AS m(task_name, kwargs, position)
 ORDER BY m.position
+RETURNING id
 """
 IDEMPOTENCY_SQL = """
 INSERT INTO omo_idempotencykey (
@@ -530,176 +572,257 @@ def bare_load(connection: psycopg.Connection[Any], context: BareContext, task: B
             result.latencies_s.append(finished - started)
 
 
+@dataclass(frozen=True)
+class Priced:
+    """What the bare side read and worked out for one sale, before writing."""
+
+    location_id: int
+    code: str
+    member: tuple[int, str, str]  # id, phone, name
+    rows: list[tuple[Any, ...]]  # per line: the VARIANTS_SQL row
+    qty: list[int]
+    prices: list[Decimal]
+    totals: list[Decimal]
+    subtotal: Decimal
+    total: Decimal
+
+
 def bare_sale(
     connection: psycopg.Connection[Any], context: BareContext, key: str, body: dict[str, Any]
 ) -> None:
     """One sale, one transaction: the reads, then the writes in the app's order (module docstring)."""
     now = datetime.now(UTC)
-    wanted = [(line["variant"], line["qty"]) for line in body["lines"]]
-    ids = [variant_id for variant_id, _qty in wanted]
     with connection.cursor() as cursor:
-        location = cursor.execute(LOCATION_SQL, [body["location"]], prepare=True).fetchone()
-        member = cursor.execute(MEMBER_SQL, [body["member"]], prepare=True).fetchone()
-        variants = {row[0]: row for row in cursor.execute(VARIANTS_SQL, [ids], prepare=True)}
-        overrides = {
-            variant_id: price
-            for variant_id, channel, price in cursor.execute(PRICES_SQL, [ids], prepare=True)
-            if channel == "pos"
+        sale = bare_read(cursor, body)
+        (last,) = cursor.execute(COUNTER_SQL, [sale.location_id], prepare=True).fetchone() or (0,)
+        number = f"{sale.code}-{last:06d}"
+        cash = Decimal(body["payments"][0]["tendered"])
+        change = cash - sale.total
+        order = {
+            "number": number,
+            "location": sale.location_id,
+            "member": sale.member[0],
+            "customer_name": sale.member[2][:100],
+            "customer_phone": sale.member[1],
+            "actor": context.actor_id,
+            "subtotal": sale.subtotal,
+            "rounding": sale.total - sale.subtotal,
+            "total": sale.total,
+            "now": now,
         }
-        if location is None or member is None or len(variants) != len(ids):
-            raise BareError("a location, member or SKU is missing")
-        if not all(row[4] and row[10] == "active" for row in variants.values()):
-            raise BareError("a SKU is not for sale")
-        location_id, code = location
-        prices = [overrides.get(variant_id, variants[variant_id][3]) for variant_id in ids]
-        totals = [price * qty for price, (_id, qty) in zip(prices, wanted, strict=True)]
-        subtotal = sum(totals, Decimal(0))
-        total = subtotal.quantize(TEN_CENTS, rounding=ROUND_HALF_UP).quantize(CENT)
-
-        (last,) = cursor.execute(COUNTER_SQL, [location_id], prepare=True).fetchone() or (0,)
-        number = f"{code}-{last:06d}"
-        _id, phone, name = member
-        inserted = cursor.execute(
-            ORDER_SQL,
-            {
-                "number": number,
-                "location": location_id,
-                "member": member[0],
-                "customer_name": name[:100],
-                "customer_phone": phone,
-                "actor": context.actor_id,
-                "subtotal": subtotal,
-                "rounding": total - subtotal,
-                "total": total,
-                "now": now,
-            },
-            prepare=True,
-        ).fetchone()
-        assert inserted is not None
-        order_id = inserted[0]
-        rows = [variants[variant_id] for variant_id in ids]
-        cursor.execute(
-            LINES_SQL,
-            {
-                "order": order_id,
-                "positions": list(range(1, len(ids) + 1)),
-                "variants": ids,
-                "skus": [row[1] for row in rows],
-                "names_en": [row[7] for row in rows],
-                "names_zh_hant": [row[8] for row in rows],
-                "options": [row[2] for row in rows],
-                "categories": [row[9] for row in rows],
-                "qty": [qty for _id, qty in wanted],
-                "prices": prices,
-                "totals": totals,
-            },
-            prepare=True,
-        )
-        change = TENDERED - total
-        cursor.execute(
-            PAYMENT_SQL,
-            {
-                "order": order_id,
-                "amount": total,
-                "tendered": TENDERED,
-                "change": change,
-                "actor": context.actor_id,
-                "now": now,
-            },
-            prepare=True,
-        )
-        taken = cursor.execute(
-            context.take_sql,
-            {
-                "variants": ids,
-                "locations": [location_id] * len(ids),
-                "qty": [qty for _id, qty in wanted],
-                "net": [not row[5] for row in rows],
-                "lines": len(ids),
+        (order_id,) = cursor.execute(ORDER_SQL, order, prepare=True).fetchone() or (0,)
+        lines = {
+            "order": order_id,
+            "positions": list(range(1, len(sale.rows) + 1)),
+            "variants": [row[0] for row in sale.rows],
+            "skus": [row[1] for row in sale.rows],
+            "names_en": [row[7] for row in sale.rows],
+            "names_zh_hant": [row[8] for row in sale.rows],
+            "options": [row[2] for row in sale.rows],
+            "categories": [row[9] for row in sale.rows],
+            "qty": sale.qty,
+            "prices": sale.prices,
+            "totals": sale.totals,
+        }
+        line_ids = [line_id for (line_id,) in cursor.execute(LINES_SQL, lines, prepare=True)]
+        payment = {
+            "order": order_id,
+            "amount": sale.total,
+            "tendered": cash,
+            "change": change,
+            "actor": context.actor_id,
+            "now": now,
+        }
+        (payment_id,) = cursor.execute(PAYMENT_SQL, payment, prepare=True).fetchone() or (0,)
+        tracked = [
+            (row[0], units, not row[5]) for row, units in zip(sale.rows, sale.qty, strict=True) if row[6]
+        ]
+        if tracked:  # a SKU that does not track stock has no row to take from, as in the app
+            take = {
+                "variants": [variant_id for variant_id, _units, _net in tracked],
+                "locations": [sale.location_id] * len(tracked),
+                "qty": [units for _variant_id, units, _net in tracked],
+                "net": [net for _variant_id, _units, net in tracked],
+                "lines": len(tracked),
                 "now": now,
                 "kind": "sale",
                 "reason": "sale",
                 "reference": number,
                 "actor_id": context.actor_id,
                 "actor_label": context.actor_label,
-            },
-            prepare=True,
-        ).fetchall()
-        if len(taken) != len(ids) or not all(row[5] for row in taken):
-            raise BareError(f"{number}: a line is short")
-        payload = {
-            "id": order_id,
-            "number": number,
-            "channel": "pos",
-            "fulfilment": "in_store",
-            "status": "completed",
-            "location": location_id,
-            "fulfil_from": location_id,
-            "member": member[0],
-            "total": str(total),
-            "paid": str(total),
-            "refunded": "0.00",
-            "currency": "HKD",
+            }
+            taken = cursor.execute(context.take_sql, take, prepare=True).fetchall()
+            if len(taken) != len(tracked) or not all(row[5] for row in taken):
+                raise BareError(f"{number}: a line is short")
+        tasks = outbox_items(context, sale, order_id, number, now)
+        outbox = {
+            "tasks": [task for task, _kwargs in tasks],
+            "kwargs": [json.dumps(kwargs) for _task, kwargs in tasks],
+            "now": now,
         }
-        moved = {
-            "kind": "sale",
-            "reference": number,
-            "lines": [
-                {"sku": row[1], "location": location_id, "change": -qty}
-                for row, (_id, qty) in zip(rows, wanted, strict=True)
-            ],
-        }
-        occurred_at = now.isoformat()
-        events = [("order.placed", payload), ("order.paid", payload), ("stock.changed", moved)]
-        outbox = [
-            (
-                context.event_task,
-                {"topic": topic, "payload": data, "occurred_at": occurred_at, "event_id": str(uuid.uuid4())},
-            )
-            for topic, data in events
-        ]
-        if context.receipts:
-            outbox.append((context.receipt_task, {"order_id": order_id}))
-        cursor.execute(
-            OUTBOX_SQL,
-            {
-                "tasks": [task for task, _kwargs in outbox],
-                "kwargs": [json.dumps(kwargs) for _task, kwargs in outbox],
-                "now": now,
-            },
-            prepare=True,
+        cursor.execute(OUTBOX_SQL, outbox, prepare=True).fetchall()
+        response = response_body(
+            context, sale, order | {"id": order_id}, line_ids, payment | {"id": payment_id}
         )
-        response = {
-            **payload,
-            "subtotal": str(subtotal),
-            "rounding": str(total - subtotal),
-            "placed_at": occurred_at,
-            "lines": [
-                {"position": position, "sku": row[1], "name": row[8], "qty": qty, "unit_price": str(price)}
-                for position, (row, (_id, qty), price) in enumerate(zip(rows, wanted, prices, strict=True), 1)
-            ],
-            "payments": [
-                {"tender": "cash", "amount": str(total), "tendered": str(TENDERED), "change": str(change)}
-            ],
-        }
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        cursor.execute(
-            IDEMPOTENCY_SQL,
-            {
-                "scope": context.scope,
-                "key": key,
-                "fingerprint": hashlib.sha256(f"POST\n{PATH}\n{canonical}".encode()).hexdigest(),
-                "path": PATH,
-                "body": json.dumps(response),
-                "now": now,
-            },
-            prepare=True,
-        )
+        idempotency = {
+            "scope": context.scope,
+            "key": key,
+            "fingerprint": hashlib.sha256(f"POST\n{PATH}\n{canonical}".encode()).hexdigest(),
+            "path": PATH,
+            "body": json.dumps(response),
+            "now": now,
+        }
+        cursor.execute(IDEMPOTENCY_SQL, idempotency, prepare=True)
     connection.commit()
 
 
+def bare_read(cursor: psycopg.Cursor[Any], body: dict[str, Any]) -> Priced:
+    """The location, the member, the SKUs with their products and channel prices; checked and priced."""
+    ids = [line["variant"] for line in body["lines"]]
+    location = cursor.execute(LOCATION_SQL, [body["location"]], prepare=True).fetchone()
+    member = cursor.execute(MEMBER_SQL, [body["member"]], prepare=True).fetchone()
+    variants = {row[0]: row for row in cursor.execute(VARIANTS_SQL, [ids], prepare=True)}
+    overrides = {
+        variant_id: price
+        for variant_id, channel, price in cursor.execute(PRICES_SQL, [ids], prepare=True)
+        if channel == "pos"
+    }
+    if location is None or member is None or len(variants) != len(ids):
+        raise BareError("a location, member or SKU is missing")
+    rows = [variants[variant_id] for variant_id in ids]
+    if not all(row[4] and row[10] == "active" for row in rows):
+        raise BareError("a SKU is not for sale")
+    qty = [line["qty"] for line in body["lines"]]
+    prices = [overrides.get(row[0], row[3]) for row in rows]
+    totals = [price * units for price, units in zip(prices, qty, strict=True)]
+    subtotal = sum(totals, Decimal(0))
+    total = subtotal.quantize(TEN_CENTS, rounding=ROUND_HALF_UP).quantize(CENT)  # cash, to 10 cents
+    return Priced(location[0], location[1], member, rows, qty, prices, totals, subtotal, total)
+
+
+def outbox_items(
+    context: BareContext, sale: Priced, order_id: int, number: str, now: datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """The events the app stores with a paid in-store sale (and its receipt task when rendering is on)."""
+    payload = {
+        "id": order_id,
+        "number": number,
+        "channel": "pos",
+        "fulfilment": "in_store",
+        "status": "completed",
+        "location": sale.location_id,
+        "fulfil_from": sale.location_id,
+        "member": sale.member[0],
+        "total": str(sale.total),
+        "paid": str(sale.total),
+        "refunded": "0.00",
+        "currency": "HKD",
+    }
+    moved = {
+        "kind": "sale",
+        "reference": number,
+        "lines": [
+            {"sku": row[1], "location": sale.location_id, "change": -units}
+            for row, units in zip(sale.rows, sale.qty, strict=True)
+        ],
+    }
+    events = [("order.placed", payload), ("order.paid", payload), ("stock.changed", moved)]
+    items: list[tuple[str, dict[str, Any]]] = [
+        (
+            context.event_task,
+            {"topic": topic, "payload": data, "occurred_at": now.isoformat(), "event_id": str(uuid.uuid4())},
+        )
+        for topic, data in events
+    ]
+    if context.receipts:
+        items.append((context.receipt_task, {"order_id": order_id}))
+    return items
+
+
+def response_body(
+    context: BareContext,
+    sale: Priced,
+    order: dict[str, Any],
+    line_ids: list[int],
+    paid: dict[str, Any],
+) -> dict[str, Any]:
+    """The stored response, with the keys and about the bytes of the app's order output."""
+    at = order["now"].isoformat()
+    signature = hashlib.sha256(f"{order['id']}.receipt".encode()).hexdigest()[:43]
+    lines = [
+        {
+            "id": line_id,
+            "qty": units,
+            "sku": row[1],
+            "total": str(total),
+            "name_en": row[7],
+            "options": json.loads(row[2]),
+            "variant": row[0],
+            "discount": "0.00",
+            "position": position,
+            "list_price": str(price),
+            "unit_price": str(price),
+            "name_zh_hant": row[8],
+            "returned_qty": 0,
+            "discount_reason": "",
+        }
+        for position, (line_id, row, units, price, total) in enumerate(
+            zip(line_ids, sale.rows, sale.qty, sale.prices, sale.totals, strict=True), start=1
+        )
+    ]
+    payment = {
+        "id": paid["id"],
+        "amount": str(sale.total),
+        "change": str(paid["change"]),
+        "tender": "cash",
+        "provider": "manual",
+        "refunded": "0.00",
+        "tendered": str(paid["tendered"]),
+        "reference": "",
+        "created_at": at,
+    }
+    blank = ["note", "ship_name", "ship_phone", "pickup_code", "ship_address", "cancel_reason"]
+    blank += ["ship_district", "customer_email", "discount_reason", "tracking_number"]
+    empty = ["ready_at", "exchange_of", "cancelled_at", "pickup_point", "pickup_deadline", "pickup_location"]
+    return {
+        "id": order["id"],
+        "number": order["number"],
+        "status": "completed",
+        "channel": "pos",
+        "fulfilment": "in_store",
+        "location": sale.location_id,
+        "location_code": sale.code,
+        "fulfil_from": sale.location_id,
+        "member": sale.member[0],
+        "customer_name": order["customer_name"],
+        "customer_phone": order["customer_phone"],
+        "cashier": context.actor_id,
+        "staff": context.actor_id,
+        "language": "zh-hant",
+        "subtotal": str(sale.subtotal),
+        "discount": "0.00",
+        "shipping_fee": "0.00",
+        "rounding": str(order["rounding"]),
+        "total": str(sale.total),
+        "paid": str(sale.total),
+        "refunded": "0.00",
+        "balance": "0.00",
+        "change": str(paid["change"]),
+        "placed_at": at,
+        "paid_at": at,
+        "fulfilled_at": at,
+        "completed_at": at,
+        "receipt_url": f"http://localhost:8000/r/{order['id']}.receipt.zh-hant:{signature}/",
+        "lines": lines,
+        "payments": [payment],
+        **dict.fromkeys(blank, ""),
+        **dict.fromkeys(empty),
+    }
+
+
 class BarePool:
-    """Worker processes forked once, each with its connection; a round is one task to each, started together."""
+    """Worker processes forked once, each with its connection; a round is a task to each, started together."""
 
     def __init__(self, size: int, context: BareContext) -> None:
         from django.db import connections
@@ -748,7 +871,7 @@ def bare_pool(size: int, context: BareContext) -> Iterator[BarePool]:
         workers.stop()
 
 
-# --- Measuring ------------------------------------------------------------------------------------------------
+# --- Measuring ----------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -784,14 +907,14 @@ class Measured:
 
 
 def measure(server: Server, pool: BarePool, shop: Shop, raw_key: str, lines: int, size: Size) -> Measured:
-    """Both sides warmed up, then alternating timed rounds, so drift on a shared machine touches both alike."""
+    """Both sides warmed up, then alternating timed rounds, so drift on a shared machine hits both alike."""
     measured = Measured(lines)
 
     def one(side: str, label: str, duration_s: float) -> LoadResult:
         clients = tills(shop, side, lines, size.clients, label)
         if side == "bare":
             return pool.run(clients, duration_s)
-        sources = [http_source(till, server.port, raw_key) for till in clients]
+        sources: list[RequestSource] = [http_source(till, server.port, raw_key) for till in clients]
         return run_load(server.port, sources, concurrency=size.clients, duration_s=duration_s)
 
     for side in SIDES:
@@ -802,7 +925,7 @@ def measure(server: Server, pool: BarePool, shop: Shop, raw_key: str, lines: int
     return measured
 
 
-# --- Checking what was written ---------------------------------------------------------------------------------
+# --- Checking what was written ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -840,7 +963,7 @@ def written(shop: Shop, token: ApiToken) -> Written:
     return Written(orders, keys, int(units_sold), int(units_moved))
 
 
-# --- The run ----------------------------------------------------------------------------------------------------
+# --- The run ------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -925,6 +1048,7 @@ def result_json(outcome: Outcome, size: Size, quick: bool) -> dict[str, Any]:
             "bare_p50_ms": round(m.percentile_ms("bare", 50), 2),
             "bare_p99_ms": round(m.percentile_ms("bare", 99), 2),
             "queries_per_sale": len(statements[m.lines]),
+            "query_kinds": statement_kinds(statements[m.lines]),
             "statements": [statement_summary(sql) for sql in statements[m.lines]],
             "app_errors": m.errors["app"],
             "bare_errors": m.errors["bare"],
@@ -980,9 +1104,10 @@ def result_json(outcome: Outcome, size: Size, quick: bool) -> dict[str, Any]:
 def print_report(outcome: Outcome, size: Size) -> None:
     settings = GunicornSettings()
     print(
-        f"{NAME}: POST {PATH} (cash sale, a member) on omo.wsgi under gunicorn {settings.workers} workers x "
-        f"{settings.threads} threads vs bare psycopg; {size.clients} clients on {outcome.locations} locations, {SKUS} SKUs; "
-        f"{size.rounds} rounds x {size.duration_s:g} s per side and size; database {outcome.database}"
+        f"{NAME}: POST {PATH} (cash sale, a member) on omo.wsgi under gunicorn {settings.workers} workers "
+        f"x {settings.threads} threads vs bare psycopg; {size.clients} clients at {outcome.locations} "
+        f"locations, {SKUS} SKUs; {size.rounds} rounds x {size.duration_s:g} s per side and size; "
+        f"database {outcome.database}"
     )
     rows: list[list[Any]] = []
     for m in outcome.measured:
@@ -1014,10 +1139,17 @@ def print_report(outcome: Outcome, size: Size) -> None:
             f"{m.lines} lines: ratio app/bare {m.ratio:.3f} (target >= {TARGET_RATIO}); "
             f"app {len(outcome.statements[m.lines])} queries per sale"
         )
+    shown: list[str] = []
     for count, statements in sorted(outcome.statements.items()):
-        print(f"the app's SQL for one sale of {count} lines ({len(statements)} queries):")
+        shapes = [statement_shape(sql) for sql in statements]
+        if shapes == shown:
+            print(f"the app's SQL for one sale of {count} lines: the same {len(statements)} statements")
+            continue
+        kinds = ", ".join(f"{n} {kind}" for kind, n in statement_kinds(statements).items())
+        print(f"the app's SQL for one sale of {count} lines: {len(statements)} queries ({kinds})")
         for sql in statements:
-            print(f"  {statement_summary(sql, 110)}")
+            print(f"  {statement_summary(sql, 108)}")
+        shown = shapes
     written = outcome.written
     print(
         f"sales answered {outcome.expected}, orders written {written.orders}, idempotency rows "

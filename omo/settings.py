@@ -94,6 +94,11 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default="postgresql:///omo")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Parameters travel apart from the SQL, so PostgreSQL prepares a statement a connection runs again and again
+# (a sale's dozen statements) instead of parsing and planning it every time.
+DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env.bool(
+    "DB_SERVER_SIDE_BINDING", default=True
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and Celery --------------------------------------------------------------------------------------

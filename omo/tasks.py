@@ -37,10 +37,7 @@ def idempotency_keys_purge_task() -> int:
 WEBHOOK_RETRY_BATCH = 200
 
 
-@shared_task
-def event_publish_task(
-    topic: str, payload: dict[str, Any], occurred_at: str, event_id: str | None = None
-) -> int:
+def event_publish(topic: str, payload: dict[str, Any], occurred_at: str, event_id: str | None = None) -> int:
     """Publishes one domain event: logs it, records a webhook delivery per subscribed endpoint and queues them
     after commit. Events stored before they carried an id get a stable one derived from their content."""
     event_id = event_id or event_id_derive(topic=topic, payload=payload, occurred_at=occurred_at)
@@ -48,6 +45,19 @@ def event_publish_task(
     created = webhooks_fan_out(event_id=event_id, topic=topic, payload=payload, occurred_at=occurred_at)
     webhook_deliveries_enqueue(delivery_ids=webhook_deliveries_due(event_id=event_id))
     return created
+
+
+@shared_task
+def event_publish_task(
+    topic: str, payload: dict[str, Any], occurred_at: str, event_id: str | None = None
+) -> int:
+    return event_publish(topic, payload, occurred_at, event_id)
+
+
+@shared_task
+def events_publish_task(events: list[dict[str, Any]]) -> int:
+    """The events of one act (a sale: placed, paid, stock changed), published in order from one message."""
+    return sum(event_publish(**event) for event in events)
 
 
 @shared_task

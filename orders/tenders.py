@@ -58,19 +58,21 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def reference_clean(tender: str, reference: str, *, index: int) -> str:
-    """A terminal or wallet reference. Anything that looks like a card number is refused, never stored."""
-    reference = (reference or "").strip()
-    for match in PAN_LIKE.finditer(reference):
+def card_number_refuse(text: str, *, field: str) -> None:
+    """Refuses free text holding what looks like a card number (13-19 digits passing the Luhn check), so
+    none is ever stored: not in a payment reference, not in an order's note."""
+    for match in PAN_LIKE.finditer(text or ""):
         digits = re.sub(r"\D", "", match.group())
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
             raise ValidationFailed(
-                fields={
-                    f"payments[{index}].reference": _(
-                        "Never enter a card number; use the terminal's reference."
-                    )
-                }
+                fields={field: _("Never enter a card number; use the terminal's reference.")}
             )
+
+
+def reference_clean(tender: str, reference: str, *, index: int) -> str:
+    """A terminal or wallet reference. Anything that looks like a card number is refused, never stored."""
+    reference = (reference or "").strip()
+    card_number_refuse(reference, field=f"payments[{index}].reference")
     if len(reference) > 64:
         raise ValidationFailed(
             fields={f"payments[{index}].reference": _("A reference is at most 64 characters.")}

@@ -18,6 +18,7 @@ from omo.models import OutboxMessage
 from omo.services.outbox import outbox_enqueue, outbox_enqueue_many
 
 EVENT_TASK = "omo.tasks.event_publish_task"
+EVENTS_TASK = "omo.tasks.events_publish_task"
 # For events stored before they carried an id: the same event always derives the same id.
 LEGACY_EVENT_NAMESPACE = uuid.UUID("6f1c2a9e-4b0d-5e3a-9c7f-0a1b2c3d4e5f")
 
@@ -52,6 +53,12 @@ def event_item(topic: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]
     return EVENT_TASK, kwargs
 
 
+def events_item(events: list[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
+    """The events of one act (topic, payload) as one outbox item: one row and one broker message for all of
+    them, published in order; each keeps its own event id for webhooks."""
+    return EVENTS_TASK, {"events": [event_item(topic, payload)[1] for topic, payload in events]}
+
+
 def events_emit(events: list[tuple[str, dict[str, Any]]]) -> list[OutboxMessage]:
-    """Several events (topic, payload) recorded in one INSERT, in the caller's transaction."""
-    return outbox_enqueue_many([event_item(topic, payload) for topic, payload in events])
+    """Several events (topic, payload) recorded in one row, in the caller's transaction."""
+    return outbox_enqueue_many([events_item(events)]) if events else []

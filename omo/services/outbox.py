@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import threading
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from omo.models import OutboxMessage
@@ -59,53 +61,126 @@ def outbox_enqueue_many(items: list[tuple[str, dict[str, Any]]]) -> list[OutboxM
     return messages
 
 
+# Claims due rows in one statement: marks them sent (and counts the try) and returns what to publish. Rows
+# another relay holds are skipped, so two relays never publish the same row at once.
+CLAIM_SQL = """
+UPDATE omo_outboxmessage AS m SET sent_at = %(now)s, attempts = m.attempts + 1
+WHERE m.id IN (
+    SELECT id FROM omo_outboxmessage
+    WHERE ((sent_at IS NULL AND available_at <= %(now)s)
+           OR (processed_at IS NULL AND sent_at < %(stale)s AND attempts < %(max)s))
+      AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[]))
+    ORDER BY id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING m.id, m.task_name, m.args, m.kwargs
+"""
+# Gives back rows a broker error kept from being published: the first one carries the error and its try.
+UNCLAIM_SQL = """
+UPDATE omo_outboxmessage
+SET sent_at = NULL,
+    attempts = CASE WHEN id = %(failed)s THEN attempts ELSE attempts - 1 END,
+    last_error = CASE WHEN id = %(failed)s THEN %(error)s ELSE last_error END
+WHERE id = ANY(%(ids)s::bigint[])
+"""
+
+
+class Claimed(NamedTuple):
+    id: int
+    task_name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+
+
 def outbox_relay(*, message_ids: list[int] | None = None, limit: int | None = None) -> int:
     """Sends due, unsent messages (and stale unprocessed ones) to the broker; returns how many were sent.
 
-    Rows are locked with SKIP LOCKED, so concurrent relays never send the same row at once. Stops at the
-    first broker error and leaves the rest for the next run.
+    One statement claims the rows (marks them sent, SKIP LOCKED so concurrent relays never share a row);
+    then they are published on this process's broker connection, kept open between sales. A broker error
+    gives the unpublished rows back for the next run. A relay that dies between the claim and the publish
+    leaves rows marked sent but unprocessed: they are sent again after REDELIVER_AFTER, and OnceTask makes
+    a duplicate harmless.
     """
+    now = timezone.now()
+    params = {
+        "now": now,
+        "stale": now - REDELIVER_AFTER,
+        "max": MAX_DELIVERIES,
+        "ids": message_ids,
+        "limit": limit or settings.OUTBOX_RELAY_BATCH,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, params)
+        # Django leaves jsonb to its JSONField, so raw rows carry the JSON text.
+        batch = sorted(
+            (Claimed(pk, task, json.loads(args), json.loads(kwargs)) for pk, task, args, kwargs in cursor),
+            key=lambda row: row.id,
+        )
+    if not batch:
+        return 0
+    sent = 0
+    try:
+        producer = broker_producer()
+        for message in batch:
+            broker_publish(producer, message)
+            sent += 1
+    except Exception as error:  # the broker is down or refused: give the rest back for the next run
+        broker_producer_drop()
+        logger.warning(
+            "outbox relay: broker unavailable after %s of %s messages: %s", sent, len(batch), error
+        )
+        unsent = batch[sent:]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                UNCLAIM_SQL,
+                {"failed": unsent[0].id, "error": str(error)[:1000], "ids": [row.id for row in unsent]},
+            )
+    return sent
+
+
+_broker = threading.local()
+
+
+def broker_producer() -> Any:
+    """This process's (and thread's) producer on the broker, connected once and kept: a new connection per
+    sale costs more than the sale's own SQL. One quick try to connect, so a Redis outage never holds up a
+    sale; a different broker URL (tests switch it) makes a new one."""
     from omo.celery import app
 
-    now = timezone.now()
-    limit = limit or settings.OUTBOX_RELAY_BATCH
-    due = Q(sent_at__isnull=True, available_at__lte=now) | Q(
-        processed_at__isnull=True, sent_at__lt=now - REDELIVER_AFTER, attempts__lt=MAX_DELIVERIES
+    url = app.conf.broker_url
+    cached = getattr(_broker, "producer", None)
+    if cached is not None and _broker.url == url:
+        return cached
+    broker_producer_drop()
+    conn = app.connection_for_write()
+    conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+    _broker.producer, _broker.url = app.amqp.Producer(conn), url
+    return _broker.producer
+
+
+def broker_producer_drop() -> None:
+    producer = getattr(_broker, "producer", None)
+    _broker.producer = None
+    if producer is not None:
+        with contextlib.suppress(Exception):
+            producer.connection.release()
+
+
+def broker_publish(producer: Any, message: Claimed) -> None:
+    from omo.celery import OUTBOX_TASK_ID_PREFIX, app
+
+    app.send_task(
+        message.task_name,
+        args=message.args,
+        kwargs=message.kwargs,
+        task_id=f"{OUTBOX_TASK_ID_PREFIX}{message.id}",
+        producer=producer,
+        retry=False,
+        # Celery would otherwise render the arguments for monitoring on each message; the row keeps them.
+        argsrepr="",
+        kwargsrepr="",
     )
-    sent = 0
-    with transaction.atomic():
-        rows = OutboxMessage.objects.select_for_update(skip_locked=True).filter(due).order_by("pk")
-        if message_ids is not None:
-            rows = rows.filter(pk__in=message_ids)
-        batch = list(rows[:limit])
-        if not batch:
-            return 0
-        try:
-            with app.connection_for_write() as connection:
-                # One try, no back-off: during a Redis outage a sale must not wait; the relay tries again.
-                connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
-                for message in batch:
-                    app.send_task(
-                        message.task_name,
-                        args=message.args,
-                        kwargs=message.kwargs,
-                        task_id=message.task_id,
-                        connection=connection,
-                        retry=False,
-                    )
-                    message.sent_at = timezone.now()
-                    message.attempts += 1
-                    sent += 1
-        except Exception as error:  # the broker is down or refused: keep the rest for the next run
-            logger.warning(
-                "outbox relay: broker unavailable after %s of %s messages: %s", sent, len(batch), error
-            )
-            if sent < len(batch):
-                failed = batch[sent]
-                failed.attempts += 1
-                failed.last_error = str(error)[:1000]
-        OutboxMessage.objects.bulk_update(batch, ["sent_at", "attempts", "last_error"])
-    return sent
 
 
 def outbox_purge(*, older_than: timedelta) -> int:

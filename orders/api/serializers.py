@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.utils.translation import gettext_lazy as _
+from djmoney.money import Money
 from rest_framework import serializers
 
 from catalog.api.fields import MAX_QTY, HkdField, IdField, price_field
@@ -360,6 +364,10 @@ class OrderOutput(serializers.ModelSerializer[Order]):
         return str(sum((p.change.amount for p in order.payments.all()), 0))
 
     def get_receipt_url(self, order: Order) -> str:
+        return self.receipt_link(order)
+
+    @staticmethod
+    def receipt_link(order: Order) -> str:
         from orders.documents import document_link
 
         return document_link(order_id=order.pk, kind="receipt", language=order.language)
@@ -461,3 +469,60 @@ class PickupImportInput(serializers.Serializer[dict]):
     file = serializers.FileField()
     dry_run = serializers.BooleanField(default=False)
     deactivate_missing = serializers.BooleanField(default=False)
+
+
+# --- The sale's answer, fast ------------------------------------------------------------------------------
+# A POS sale answers with the whole order. ModelSerializer builds its fields anew for every response, which
+# costs more than the sale's SQL; `order_data` writes the same JSON as OrderOutput straight from the rows,
+# reading the field lists of the serializers above (a test holds the two equal).
+
+DATETIME = serializers.DateTimeField()
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return DATETIME.to_representation(value)
+    if isinstance(value, Money):
+        return str(value.amount)
+    return value
+
+
+def attnames(model: type[models.Model], names: list[str]) -> dict[str, str]:
+    """The column attribute of each name that is a concrete field of the model (the rest are computed)."""
+    found = {}
+    for name in names:
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if getattr(field, "concrete", False):
+            found[name] = field.attname  # type: ignore[union-attr]
+    return found
+
+
+LINE_ATTRS = attnames(OrderLine, OrderLineOutput.Meta.fields)
+PAYMENT_ATTRS = attnames(Payment, PaymentOutput.Meta.fields)
+ORDER_ATTRS = attnames(Order, OrderOutput.Meta.fields)
+
+
+def row_data(obj: models.Model, names: list[str], attrs: dict[str, str], **computed: Any) -> dict[str, Any]:
+    return {name: computed[name] if name in computed else plain(getattr(obj, attrs[name])) for name in names}
+
+
+def order_data(order: Order) -> dict[str, Any]:
+    """OrderOutput(order).data, built without DRF's per-response field building (the sale's hot path)."""
+    payments = list(order.payments.all())
+    return row_data(
+        order,
+        OrderOutput.Meta.fields,
+        ORDER_ATTRS,
+        location_code=order.location.code,
+        balance=str(max(order.total.amount - order.paid.amount, 0)),
+        change=str(sum((p.change.amount for p in payments), 0)),
+        receipt_url=OrderOutput.receipt_link(order),
+        lines=[
+            row_data(line, OrderLineOutput.Meta.fields, LINE_ATTRS, variant=line.variant_id)
+            for line in order.lines.all()
+        ],
+        payments=[row_data(p, PaymentOutput.Meta.fields, PAYMENT_ATTRS) for p in payments],
+    )

@@ -150,7 +150,7 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Order]):
             note=p["note"],
             language=p["language"],
         )
-        return Response(s.OrderOutput(order).data, status=status.HTTP_201_CREATED)
+        return Response(s.order_data(order), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.PayInput, responses={200: s.OrderDetailOutput, **WRITE_ERRORS})
     @action(detail=True, methods=["post"])

@@ -10,7 +10,7 @@ from django.db import connection
 from djmoney.money import Money
 
 from omo.models import Location, Role
-from omo.services.events import event_item
+from omo.services.events import events_item
 from omo.services.outbox import outbox_enqueue_many
 from orders.models import Order
 
@@ -71,10 +71,11 @@ def after_commit(
     extra: list[tuple[str, dict[str, Any]]] | None = None,
     receipt: bool = False,
 ) -> None:
-    """Events for the order (and the receipt's rendering) stored in one INSERT with the act itself."""
+    """Events for the order (one outbox row for all of them) and the receipt's rendering, stored in one INSERT
+    with the act itself."""
     payload = order_payload(order)
-    items = [event_item(topic, payload) for topic in topics]
-    items += [event_item(topic, body) for topic, body in (extra or [])]
+    events = [(topic, payload) for topic in topics] + list(extra or [])
+    items = [events_item(events)] if events else []
     if receipt and getattr(settings, "RECEIPTS_RENDER", True):
         items.append((DOCUMENT_TASK, {"order_id": order.pk}))
     outbox_enqueue_many(items)

@@ -10,11 +10,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import ProductStatus, SalesChannel, Variant
-from catalog.selectors import price_for_channel
+from catalog.models import ChannelPrice, ProductStatus, SalesChannel, Variant
 from inventory.models import ReservationSource
 from inventory.services import StockLine, stock_reserve, stock_sell
 from members.models import Member
@@ -38,7 +38,14 @@ from orders.pricing import ZERO, Discount, PricedLine, cents, line_price
 from orders.providers import provider_for
 from orders.services.common import after_commit, is_manager, order_number_next, stock_changed
 from orders.status import walk
-from orders.tenders import TENDER_HOOKS, PaymentInput, Settled, payments_settle, tender_hooks_check
+from orders.tenders import (
+    TENDER_HOOKS,
+    PaymentInput,
+    Settled,
+    card_number_refuse,
+    payments_settle,
+    tender_hooks_check,
+)
 
 
 @dataclass(frozen=True)
@@ -73,11 +80,16 @@ class Plan:
     settled: Settled
 
 
+def catalog_channel(channel: str) -> str:
+    """The catalogue's price list for an order channel: the POS's, or the web's for every remote order."""
+    return SalesChannel.POS if channel == Channel.POS else SalesChannel.WEB
+
+
 def staff_actor(actor: Any) -> bool:
     return isinstance(actor, User) and actor.is_staff_member
 
 
-def variants_load(lines: Sequence[LineInput]) -> tuple[list[Variant], dict[int, Variant]]:
+def variants_load(lines: Sequence[LineInput], *, channel: str) -> tuple[list[Variant], dict[int, Variant]]:
     """Each line's SKU (by id, or by SKU or barcode) with its product and channel prices, in a constant
     number of queries for any number of lines. Raises ValidationFailed naming every unknown one."""
     from catalog.selectors import variants_by_code
@@ -89,7 +101,13 @@ def variants_load(lines: Sequence[LineInput]) -> tuple[list[Variant], dict[int, 
         raise ValidationFailed(_("Unknown SKU or barcode."), codes=missing)
     ids = {line.variant_id for line in lines if line.variant_id is not None}
     ids |= {variant.pk for variant in by_code.values()}
-    queryset = Variant.objects.select_related("product").prefetch_related("channel_prices").filter(pk__in=ids)
+    # The channel's price override comes along in the same query (`channel_price`, None when there is none).
+    override = ChannelPrice.objects.filter(variant=OuterRef("pk"), channel=catalog_channel(channel))
+    queryset = (
+        Variant.objects.select_related("product")
+        .annotate(channel_price=Subquery(override.values("price")[:1]))
+        .filter(pk__in=ids)
+    )
     variants = {variant.pk: variant for variant in queryset}
     unknown = sorted(ids - variants.keys())
     if unknown:
@@ -108,7 +126,6 @@ def lines_price(
         raise ValidationFailed(fields={"lines": _("An order has at least one line.")})
     if len(lines) > 200:
         raise ValidationFailed(fields={"lines": _("An order has at most 200 lines.")})
-    catalog_channel = SalesChannel.POS if channel == Channel.POS else SalesChannel.WEB
     priced = []
     for index, (line, variant) in enumerate(zip(lines, variants, strict=True)):
         name = f"lines[{index}]"
@@ -118,7 +135,7 @@ def lines_price(
             raise ValidationFailed(fields={name: _("This SKU is not for sale.")}, sku=variant.sku)
         if channel == Channel.WEB and not variant.product.visible_web:
             raise ValidationFailed(fields={name: _("This SKU is not sold online.")}, sku=variant.sku)
-        list_price = price_for_channel(variant, catalog_channel).amount
+        list_price = variant.price.amount if variant.channel_price is None else variant.channel_price
         if not staff and (line.unit_price is not None or line.discount.amount or line.discount.percent):
             raise ValidationFailed(fields={name: _("Only staff may change prices or give discounts.")})
         unit = list_price if line.unit_price is None else line.unit_price
@@ -278,9 +295,10 @@ def order_place(
         pickup_point_code=pickup_point_code,
     )
     member = member_get(member_id) if member_id is not None else None
+    card_number_refuse(note, field="note")
     if customer_phone.strip() and phone_normalise(customer_phone) is None:
         raise ValidationFailed(fields={"customer_phone": _("Enter a phone number, e.g. 9123 4567.")})
-    line_variants, _by_id = variants_load(lines)
+    line_variants, _by_id = variants_load(lines, channel=channel)
     priced = lines_price(lines, line_variants, channel=channel, staff=staff)
     subtotal = sum((p.total for _l, _v, p, _lp in priced), ZERO)
     order_discount = (discount or Discount()).off(subtotal, field="discount")

@@ -30,3 +30,24 @@ class UserFactory(DjangoModelFactory[User]):
     def branches(self, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create and extracted:
             self.branches.set(extracted)
+
+
+def outbox_events() -> list[tuple[str, dict[str, Any]]]:
+    """Every event in the outbox as (topic, payload), oldest first, whether stored one per row or as the
+    events of one act in one row."""
+    from omo.models import OutboxMessage
+
+    found: list[tuple[str, dict[str, Any]]] = []
+    for message in OutboxMessage.objects.order_by("pk"):
+        for event in message.kwargs.get("events", [message.kwargs]):
+            if "topic" in event:
+                found.append((event["topic"], event["payload"]))
+    return found
+
+
+def event_sent(topic: str, **payload: Any) -> bool:
+    """Whether the outbox holds an event of this topic whose payload has these values."""
+    return any(
+        found == topic and all(body.get(key) == value for key, value in payload.items())
+        for found, body in outbox_events()
+    )

@@ -641,3 +641,32 @@ def test_redelivery_of_a_succeeded_delivery_sends_it_again(receiver):
     again = webhook_deliver(delivery_id=delivery.pk)
     assert again.status == SUCCEEDED and again.attempts == 1 and len(receiver.requests) == 2
     assert receiver.requests[0]["body"] == receiver.requests[1]["body"]
+
+
+@pytest.mark.django_db
+def test_the_events_of_one_act_are_one_message_and_one_delivery_each():
+    from django.db import transaction
+
+    from omo.models import OutboxMessage
+    from omo.services.events import events_emit
+    from omo.tasks import events_publish_task
+
+    endpoint, _secret = webhook_endpoint_create(
+        actor="test", name="ERP", url="https://erp.example.com/hook", topics=["order.placed", "stock.changed"]
+    )
+    with transaction.atomic():
+        events_emit(
+            [("order.placed", {"id": 1}), ("order.paid", {"id": 1}), ("stock.changed", {"lines": []})]
+        )
+    message = OutboxMessage.objects.get()
+    assert [event["topic"] for event in message.kwargs["events"]] == [
+        "order.placed",
+        "order.paid",
+        "stock.changed",
+    ]
+    assert events_publish_task(**message.kwargs) == 2
+    assert events_publish_task(**message.kwargs) == 0  # delivered twice by the broker: nothing new
+    assert sorted(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("topic", flat=True)) == [
+        "order.placed",
+        "stock.changed",
+    ]

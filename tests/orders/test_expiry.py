@@ -10,7 +10,7 @@ from catalog.models import Variant
 from inventory.models import Reservation, ReservationStatus
 from inventory.selectors import stock_verify
 from inventory.services import reservations_expire
-from omo.models import AuditLog, Location, OutboxMessage, User
+from omo.models import AuditLog, Location, User
 from orders.models import Order, OrderStatus, Refund, RefundStatus
 from orders.services import ShipTo, order_pay, order_place, order_ready
 from orders.services.expiry import orders_uncollected_cancel, orders_unpaid_cancel
@@ -18,6 +18,7 @@ from orders.tasks import orders_uncollected_cancel_task, orders_unpaid_cancel_ta
 from tests.concurrency.test_refunds import errors_of, race
 from tests.factories.catalog import VariantFactory
 from tests.factories.inventory import level
+from tests.factories.omo import event_sent
 from tests.orders.conftest import lines, pay
 
 HOME = ShipTo(name="陳小姐", phone="91234567", address="香港銅鑼灣軒尼詩道500號 12樓A室", district="wan_chai")
@@ -91,7 +92,7 @@ def test_uncollected_pickup_is_cancelled_its_stock_freed_and_its_payment_refunde
     assert late.refunded == late.paid
     log = AuditLog.objects.get(action="order.cancel", object_id=str(late.pk))
     assert (log.actor, log.actor_label, log.reason) == (None, "system", "not collected")
-    assert OutboxMessage.objects.filter(kwargs__topic="order.cancelled", kwargs__payload__id=late.pk).exists()
+    assert event_sent("order.cancelled", id=late.pk)
     assert status_of(waiting) == OrderStatus.READY and level(dress[1], shop["mk"]) == (5, 1)
 
     assert orders_uncollected_cancel() == 0  # a second run changes nothing

@@ -10,7 +10,7 @@ from catalog.models import Variant
 from inventory.models import Reservation, ReservationStatus, StockMovement
 from inventory.selectors import stock_verify
 from omo.errors import BranchAccessDenied, ValidationFailed
-from omo.models import AuditLog, Location, OutboxMessage, User
+from omo.models import AuditLog, Location, User
 from orders.exceptions import IllegalTransition, ManagerApprovalRequired, OrderNotFound, PickupCodeInvalid
 from orders.models import Order, OrderStatus, PickupPoint, Refund, RefundStatus
 from orders.services import (
@@ -25,6 +25,7 @@ from orders.services import (
     order_ship,
 )
 from tests.factories.inventory import level, movements, staff
+from tests.factories.omo import outbox_events
 from tests.orders.conftest import cash, lines, pay
 
 HOME = ShipTo(name="陳小姐", phone="91234567", address="香港銅鑼灣軒尼詩道500號 12樓A室", district="wan_chai")
@@ -92,11 +93,7 @@ def hold_of(order: Order) -> Reservation:
 
 
 def topics_of(order: Order) -> list[str]:
-    return list(
-        OutboxMessage.objects.filter(kwargs__payload__id=order.pk)
-        .order_by("pk")
-        .values_list("kwargs__topic", flat=True)
-    )
+    return [topic for topic, payload in outbox_events() if payload.get("id") == order.pk]
 
 
 # --- Click and collect --------------------------------------------------------------------------------------

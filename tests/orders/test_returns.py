@@ -10,7 +10,7 @@ from catalog.models import Variant
 from inventory.models import StockMovement
 from inventory.selectors import stock_verify
 from omo.errors import BranchAccessDenied, ValidationFailed
-from omo.models import AuditLog, Location, OutboxMessage, User
+from omo.models import AuditLog, Location, User
 from orders.exceptions import ManagerApprovalRequired, RefundExceedsPaid, ReturnNotAllowed
 from orders.models import Order, OrderLine, OrderStatus, Payment, PickupPoint, Refund, Return, ReturnLine
 from orders.pricing import Discount
@@ -28,6 +28,7 @@ from orders.services import (
 )
 from tests.factories.catalog import VariantFactory
 from tests.factories.inventory import level, movements, receive, staff
+from tests.factories.omo import event_sent
 from tests.factories.orders import refund_add
 from tests.orders.conftest import cash, lines, pay
 
@@ -107,7 +108,7 @@ def test_full_return_refunds_the_card_and_puts_the_goods_back(cwb_cashier, shop,
     assert movements(dress[0], shop["cwb"])[-1] == ("return", 1, 5)
     log = AuditLog.objects.get(action="order.refund", object_id=str(order.pk))
     assert (log.actor, log.after["return"], log.after["refunded"]) == (cwb_cashier, record.number, "398.00")
-    assert OutboxMessage.objects.filter(kwargs__topic="order.refunded", kwargs__payload__id=order.pk).exists()
+    assert event_sent("order.refunded", id=order.pk)
     assert_money_adds_up(order)
     with pytest.raises(ReturnNotAllowed):
         take_back(order, cwb_cashier, shop["cwb"], item(order, dress[0]))
