@@ -89,9 +89,10 @@ def staff_actor(actor: Any) -> bool:
     return isinstance(actor, User) and actor.is_staff_member
 
 
-def variants_load(lines: Sequence[LineInput], *, channel: str) -> tuple[list[Variant], dict[int, Variant]]:
-    """Each line's SKU (by id, or by SKU or barcode) with its product and channel prices, in a constant
-    number of queries for any number of lines. Raises ValidationFailed naming every unknown one."""
+def variants_load(lines: Sequence[LineInput], *, channel: str) -> tuple[list[Variant], dict[int, Decimal]]:
+    """Each line's SKU (by id, or by SKU or barcode) with its product, and each SKU's list price in the
+    channel, in a constant number of queries for any number of lines. Raises ValidationFailed naming every
+    unknown one."""
     from catalog.selectors import variants_by_code
 
     codes = [line.code for line in lines if line.variant_id is None]
@@ -108,7 +109,12 @@ def variants_load(lines: Sequence[LineInput], *, channel: str) -> tuple[list[Var
         .annotate(channel_price=Subquery(override.values("price")[:1]))
         .filter(pk__in=ids)
     )
-    variants = {variant.pk: variant for variant in queryset}
+    variants: dict[int, Variant] = {}
+    prices: dict[int, Decimal] = {}
+    for variant in queryset:
+        variants[variant.pk] = variant
+        override_price = getattr(variant, "channel_price", None)
+        prices[variant.pk] = variant.price.amount if override_price is None else override_price
     unknown = sorted(ids - variants.keys())
     if unknown:
         raise ValidationFailed(_("Unknown SKU."), variant_ids=unknown)
@@ -116,11 +122,16 @@ def variants_load(lines: Sequence[LineInput], *, channel: str) -> tuple[list[Var
         variants[line.variant_id if line.variant_id is not None else by_code[line.code.strip()].pk]
         for line in lines
     ]
-    return ordered, variants
+    return ordered, prices
 
 
 def lines_price(
-    lines: Sequence[LineInput], variants: list[Variant], *, channel: str, staff: bool
+    lines: Sequence[LineInput],
+    variants: list[Variant],
+    prices: dict[int, Decimal],
+    *,
+    channel: str,
+    staff: bool,
 ) -> list[tuple[LineInput, Variant, PricedLine, Decimal]]:
     if not lines:
         raise ValidationFailed(fields={"lines": _("An order has at least one line.")})
@@ -135,7 +146,7 @@ def lines_price(
             raise ValidationFailed(fields={name: _("This SKU is not for sale.")}, sku=variant.sku)
         if channel == Channel.WEB and not variant.product.visible_web:
             raise ValidationFailed(fields={name: _("This SKU is not sold online.")}, sku=variant.sku)
-        list_price = variant.price.amount if variant.channel_price is None else variant.channel_price
+        list_price = prices[variant.pk]
         if not staff and (line.unit_price is not None or line.discount.amount or line.discount.percent):
             raise ValidationFailed(fields={name: _("Only staff may change prices or give discounts.")})
         unit = list_price if line.unit_price is None else line.unit_price
@@ -298,8 +309,8 @@ def order_place(
     card_number_refuse(note, field="note")
     if customer_phone.strip() and phone_normalise(customer_phone) is None:
         raise ValidationFailed(fields={"customer_phone": _("Enter a phone number, e.g. 9123 4567.")})
-    line_variants, _by_id = variants_load(lines, channel=channel)
-    priced = lines_price(lines, line_variants, channel=channel, staff=staff)
+    line_variants, prices = variants_load(lines, channel=channel)
+    priced = lines_price(lines, line_variants, prices, channel=channel, staff=staff)
     subtotal = sum((p.total for _l, _v, p, _lp in priced), ZERO)
     order_discount = (discount or Discount()).off(subtotal, field="discount")
     if order_discount and not staff:
