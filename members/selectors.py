@@ -21,8 +21,13 @@ def phone_normalise(raw: str, *, region: str = "HK") -> str | None:
 
 
 def member_get(member_id: int) -> Member:
+    """The member, or the one it was merged into; an erased member is gone (MemberNotFound)."""
     member = Member.objects.filter(pk=member_id).first()
-    if member is None:
+    for _hop in range(5):  # a merged member points at the survivor (chains are short)
+        if member is None or member.merged_into_id is None:
+            break
+        member = Member.objects.filter(pk=member.merged_into_id).first()
+    if member is None or member.erased_at is not None or member.merged_into_id is not None:
         raise MemberNotFound(member_id=member_id)
     return member
 

@@ -349,7 +349,8 @@ def order_place(
         pickup_point=pickup_point,
         member=member,
         customer_name=(customer_name or (member.name if member else "")).strip()[:100],
-        customer_phone=phone_normalise(customer_phone) or (str(member.phone) if member else ""),
+        customer_phone=phone_normalise(customer_phone)
+        or (str(member.phone) if member and member.phone else ""),
         customer_email=customer_email.strip()[:254],
         cashier=actor if staff else None,
         staff_id=staff_id
