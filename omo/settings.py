@@ -154,6 +154,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.orders_unpaid_cancel_task",
         "schedule": timedelta(minutes=2),
     },
+    "points-mature": {"task": "members.tasks.points_mature_task", "schedule": crontab(minute=5)},
+    "points-expire": {"task": "members.tasks.points_expire_task", "schedule": crontab(hour=3, minute=30)},
+    "tiers-recompute": {"task": "members.tasks.tiers_recompute_task", "schedule": crontab(hour=3, minute=0)},
+    "coupons-birthday-issue": {
+        "task": "members.tasks.coupons_birthday_issue_task",
+        "schedule": crontab(hour=6, minute=30),
+    },
+    "otp-codes-purge": {"task": "members.tasks.otp_codes_purge_task", "schedule": crontab(hour=4, minute=30)},
     "idempotency-keys-purge": {
         "task": "omo.tasks.idempotency_keys_purge_task",
         "schedule": crontab(hour=4, minute=10),
@@ -198,6 +206,45 @@ SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 DOCUMENT_LINK_MAX_AGE_DAYS = env.int("DOCUMENT_LINK_MAX_AGE_DAYS", default=90)
 WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=False)
 WEBHOOKS_TIMEOUT = env.float("WEBHOOKS_TIMEOUT", default=5.0)
+
+# --- Members ---------------------------------------------------------------------------------------------
+# Points: one per MEMBER_POINTS_EARN_HKD of net spend (times the tier's multiplier), pending until the
+# return window passes, spent at MEMBER_POINT_VALUE_HKD each, expiring at the end of the month a year on.
+MEMBER_POINTS_EARN_HKD = env.int("MEMBER_POINTS_EARN_HKD", default=10)
+MEMBER_POINTS_EXCLUDED_CATEGORY_IDS = env.list("MEMBER_POINTS_EXCLUDED_CATEGORY_IDS", cast=int, default=[])
+MEMBER_POINT_VALUE_HKD = env.str("MEMBER_POINT_VALUE_HKD", default="0.10")
+MEMBER_POINTS_EXPIRY_MONTHS = env.int("MEMBER_POINTS_EXPIRY_MONTHS", default=12)
+# A return after the points were spent: "record" the shortfall, or "deduct" its value from the refund.
+MEMBER_POINTS_SHORTFALL = env.str("MEMBER_POINTS_SHORTFALL", default="record")
+# Tiers by net spend over a rolling window, all channels; their points multiplier and member price.
+MEMBER_TIERS = [
+    {"tier": "silver", "min_spend": "0", "multiplier": "1", "discount_percent": "0"},
+    {"tier": "gold", "min_spend": "5000", "multiplier": "1.25", "discount_percent": "5"},
+    {"tier": "platinum", "min_spend": "20000", "multiplier": "1.5", "discount_percent": "10"},
+]
+MEMBER_TIER_WINDOW_MONTHS = env.int("MEMBER_TIER_WINDOW_MONTHS", default=12)
+# Orders of an attributed member credit that staff member for this long after the attribution.
+MEMBER_ATTRIBUTION_DAYS = env.int("MEMBER_ATTRIBUTION_DAYS", default=365)
+# Coupon templates (codes) issued on joining and in the birthday month; empty: none.
+MEMBER_WELCOME_COUPON = env.str("MEMBER_WELCOME_COUPON", default="")
+MEMBER_BIRTHDAY_COUPON = env.str("MEMBER_BIRTHDAY_COUPON", default="")
+# A coupon spent on an order that is refunded in full (or cancelled) can be used again.
+MEMBER_COUPON_RESTORE_ON_REFUND = env.bool("MEMBER_COUPON_RESTORE_ON_REFUND", default=True)
+# A member QR shown at the till is good for this long (a screenshot stops working).
+MEMBER_QR_MAX_AGE_SECONDS = env.int("MEMBER_QR_MAX_AGE_SECONDS", default=300)
+# Staff commission on the net sales credited to them (returns deducted); per-username overrides.
+COMMISSION_PERCENT = env.str("COMMISSION_PERCENT", default="3")
+COMMISSION_PERCENT_BY_USERNAME: dict[str, str] = {}
+# The web shop's sign-in: who sends the one-time code, how long it lives and how often it may be asked for.
+SMS_SENDER = env.str("SMS_SENDER", default="members.sms.ConsoleSmsSender")
+OTP_TTL_MINUTES = env.int("OTP_TTL_MINUTES", default=5)
+OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
+OTP_MAX_PER_NUMBER = env.int("OTP_MAX_PER_NUMBER", default=5)
+OTP_MAX_PER_IP = env.int("OTP_MAX_PER_IP", default=20)
+OTP_MAX_VERIFY_PER_IP = env.int("OTP_MAX_VERIFY_PER_IP", default=50)
+OTP_WINDOW_MINUTES = env.int("OTP_WINDOW_MINUTES", default=15)
+OTP_RESEND_SECONDS = env.int("OTP_RESEND_SECONDS", default=30)
+OTP_KEEP_HOURS = env.int("OTP_KEEP_HOURS", default=24)
 
 CACHES = {
     "default": {
@@ -251,6 +298,9 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 
 # --- API ---------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Proxies in front of the app (1 behind a load balancer): client addresses (sign-in rate limits) are read
+    # from X-Forwarded-For only that deep, so a client cannot forge its way round them.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0) or None,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "omo.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -294,6 +344,16 @@ SPECTACULAR_SETTINGS = {
         "TenderEnum": "orders.models.Tender",
         "FulfilmentEnum": "orders.models.Fulfilment",
         "DistrictEnum": "orders.models.District",
+        "ConsentChannelEnum": "members.models.ConsentChannel",
+        "CouponSourceEnum": "members.models.CouponSource",
+        "CouponStatusEnum": "members.models.CouponStatus",
+        "PointsKindEnum": "members.models.PointsKind",
+        "PointsStatusEnum": "members.models.PointsStatus",
+        "ChannelEnum": "orders.models.Channel",
+        "CouponChannelEnum": "members.selectors_coupons.COUPON_CHANNELS",
+        "CouponKindEnum": "members.models.CouponKind",
+        "DocumentKindEnum": "orders.models.DocumentKind",
+        "ReservationSourceEnum": "inventory.models.ReservationSource",
         "RefundStatusEnum": "orders.models.RefundStatus",
         "WebhookDeliveryStatusEnum": "omo.models.WebhookDeliveryStatus",
     },

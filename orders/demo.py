@@ -15,9 +15,11 @@ from django.db import transaction
 
 from catalog.models import Variant
 from members.models import Member
+from members.services.tiers import tier_benefits
 from omo.demo import DemoPlaces
+from orders.demo_members import members_seed
 from orders.models import Order, PickupPoint
-from orders.pricing import Discount
+from orders.pricing import Discount, cents
 from orders.services import (
     LineInput,
     ReturnItem,
@@ -33,26 +35,12 @@ from orders.tenders import PaymentInput
 SKUS = ("DRS-001-M-NV", "DRS-001-M-BL", "SUN-SPF50-50", "KNT-002-M-CH", "SER-HYD-30")
 PICKUP_POINTS_CSV = Path(__file__).resolve().parent / "fixtures" / "pickup_points_sample.csv"
 
-MEMBERS = (
-    ("+85291234567", "陳美玲", "mei.chan@example.com"),
-    ("+85262345678", "Wong Ka Yan", ""),
-    ("+85253456789", "李志明", ""),
-)
-
 
 @dataclass(frozen=True)
 class DemoOrders:
     members: int
     orders: int
     pickup_points: int
-
-
-def members_seed() -> dict[str, Member]:
-    members = {}
-    for phone, name, email in MEMBERS:
-        member, _created = Member.objects.get_or_create(phone=phone, defaults={"name": name, "email": email})
-        members[phone] = member
-    return members
 
 
 def line(variants: dict[str, Variant], sku: str, qty: int = 1, **extra: object) -> LineInput:
@@ -115,6 +103,9 @@ def orders_seed(*, places: DemoPlaces, variants: dict[str, Variant], members: di
         )
         order_ready(order_id=pickup.pk, actor=staff["mk-cashier"])
     if not story_done("DEMO-3"):
+        price = variants["DRS-001-M-BL"].price.amount
+        # Paid on the terminal at the counter: her Platinum member price, as the till works it out.
+        _multiplier, percent = tier_benefits(chan.tier)
         order_place(
             actor=staff["cwb-cashier"],
             channel="pos",
@@ -131,7 +122,7 @@ def orders_seed(*, places: DemoPlaces, variants: dict[str, Variant], members: di
             lines=[line(variants, "DRS-001-M-BL")],
             payments=[
                 PaymentInput(
-                    tender="card", amount=variants["DRS-001-M-BL"].price.amount, reference="VISA-TRM-558812"
+                    tender="card", amount=price - cents(price * percent / 100), reference="VISA-558812"
                 )
             ],
             note="DEMO-3 endless aisle: size not in store, sent from the warehouse",
@@ -163,13 +154,13 @@ def demo_orders_seed(*, places: DemoPlaces) -> DemoOrders:
     variants = {
         variant.sku: variant for variant in Variant.objects.select_related("product").filter(sku__in=SKUS)
     }
-    members = members_seed()
+    members = members_seed(places=places)
     if not PickupPoint.objects.exists():  # once: an import is audited, and a second run must change nothing
         with PICKUP_POINTS_CSV.open("rb") as file:
             pickup_points_import(file=file, actor="seed_demo")
     orders_seed(places=places, variants=variants, members=members)
     return DemoOrders(
-        members=len(members),
+        members=Member.objects.count(),
         orders=Order.objects.filter(note__startswith="DEMO-").count(),
         pickup_points=PickupPoint.objects.count(),
     )

@@ -134,11 +134,13 @@ def document_filename(*, order: Order, kind: str) -> str:
 
 
 def receipt_extras(order: Order) -> dict[str, Any]:
-    """Extra context for the receipt from other apps. The members issue fills it; for now it adds nothing.
+    """Extra context for the receipt from other apps: a member's points (orders.loyalty).
 
     A `points` entry (`{"points": {"earned": 120, "balance": 3450}}`) shows the points block on the receipt.
     """
-    return {}
+    from orders.loyalty import loyalty_receipt_extras
+
+    return loyalty_receipt_extras(order)
 
 
 # --- rendering ----------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from orders.models import (
     Channel,
     Disposition,
     District,
+    DocumentKind,
     Fulfilment,
     Order,
     OrderLine,
@@ -199,9 +200,13 @@ class ExchangeCreateInput(ReturnCreateInput):
     )
 
 
+class ForReturnQuery(serializers.Serializer[dict]):
+    number = serializers.CharField(max_length=20)
+
+
 class EmailInput(serializers.Serializer[dict]):
     to = serializers.EmailField()
-    kind = serializers.ChoiceField(choices=["receipt", "invoice"], default="receipt")
+    kind = serializers.ChoiceField(choices=DocumentKind.choices, default=DocumentKind.RECEIPT)
 
 
 # --- Output -------------------------------------------------------------------------------------------------

@@ -242,10 +242,10 @@ class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Order]):
     @action(detail=False, methods=["get"], url_path="for-return", url_name="for-return")
     def for_return(self, request: Request) -> Response:
         """Any branch's order by its number, to take a return of it here (staff)."""
-        number = request.query_params.get("number", "")
-        if not number.strip():
+        query = s.ForReturnQuery(data=request.query_params)
+        if not query.is_valid():
             raise ValidationFailed(fields={"number": _("Give the order number from the receipt.")})
-        return Response(s.OrderDetailOutput(order_for_return(number=number)).data)
+        return Response(s.OrderDetailOutput(order_for_return(number=query.validated_data["number"])).data)
 
     @extend_schema(responses={200: dict, 404: ErrorOutput})
     @action(detail=True, methods=["get"])
@@ -383,9 +383,14 @@ class CheckoutApi(APIView):
         data = s.CheckoutInput(data=request.data)
         data.is_valid(raise_exception=True)
         p = data.validated_data
+        from members.api.me import signed_in_member
+
         actor = request.user if request.user.is_authenticated else "web"
+        # A signed-in customer's order is theirs: it earns points and shows in their account.
+        member = signed_in_member(request.user)
         order = order_place(
             actor=actor,
+            member_id=member.pk if member is not None else None,
             channel="web",
             location_id=web_location().pk,
             fulfilment=p["fulfilment"],
@@ -465,7 +470,10 @@ class PickupPointViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
             raise ValidationFailed(fields={"district": _("Choose one of Hong Kong's 18 districts.")})
         if kind is not None and kind not in PickupPointKind.values:
             raise ValidationFailed(fields={"kind": _("Unknown kind of pickup point.")})
-        return pickup_points_list(district=district, kind=kind, q=params.get("q", "")[:60])
+        # A NUL byte cannot reach PostgreSQL; nothing else in a search needs refusing.
+        return pickup_points_list(
+            district=district, kind=kind, q=params.get("q", "")[:60].replace("\x00", "")
+        )
 
     @extend_schema(
         request={"multipart/form-data": s.PickupImportInput}, responses={200: dict, **WRITE_ERRORS}

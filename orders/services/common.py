@@ -70,14 +70,16 @@ def after_commit(
     *,
     extra: list[tuple[str, dict[str, Any]]] | None = None,
     receipt: bool = False,
+    extra_items: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> None:
-    """Events for the order (one outbox row for all of them) and the receipt's rendering, stored in one INSERT
-    with the act itself."""
+    """Events for the order (one outbox row for all of them), the receipt's rendering and `extra_items`
+    (other tasks of the act, such as the member's points), stored in one INSERT with the act itself."""
     payload = order_payload(order)
     events = [(topic, payload) for topic in topics] + list(extra or [])
     items = [events_item(events)] if events else []
     if receipt and getattr(settings, "RECEIPTS_RENDER", True):
         items.append((DOCUMENT_TASK, {"order_id": order.pk}))
+    items += extra_items or []
     outbox_enqueue_many(items)
 
 

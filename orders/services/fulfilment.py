@@ -24,6 +24,7 @@ from omo.scoping import ALL_BRANCHES, access_branch, branch_ids_for
 from omo.services.audit import audit_record
 from orders.exceptions import IllegalTransition, ManagerApprovalRequired, PickupCodeInvalid
 from orders.locks import order_lock
+from orders.loyalty import loyalty_order_cancelled
 from orders.models import Fulfilment, Order, OrderStatus, Refund, RefundStatus
 from orders.services.common import after_commit, is_manager, order_payload, stock_changed
 from orders.status import can_move, move
@@ -262,7 +263,12 @@ def order_cancel(
         },
         reason=order.cancel_reason,
     )
-    after_commit(order, ["order.cancelled"] + (["order.refunded"] if refunds else []))
+    # A cancelled paid order takes back its points and spend (else they would outlive the refund).
+    after_commit(
+        order,
+        ["order.cancelled"] + (["order.refunded"] if refunds else []),
+        extra_items=loyalty_order_cancelled(order),
+    )
     return order
 
 

@@ -13,6 +13,7 @@ from inventory.models import Reservation
 from inventory.services import reservations_keep
 from omo.errors import ValidationFailed
 from orders.exceptions import CheckoutExpired, IllegalTransition
+from orders.loyalty import loyalty_order_paid
 from orders.models import Order, OrderStatus
 from orders.pricing import ZERO
 from orders.services.common import after_commit, hkd
@@ -67,7 +68,9 @@ def order_pay(*, order_id: int, payments: Sequence[PaymentInput], actor: Any) ->
         fields += walk(order, OrderStatus.PAID)
         topics.append("order.paid")
     order.save(update_fields=fields)
-    after_commit(order, topics, receipt=paid_in_full)
+    after_commit(
+        order, topics, receipt=paid_in_full, extra_items=loyalty_order_paid(order) if paid_in_full else None
+    )
     return order
 
 

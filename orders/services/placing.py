@@ -23,6 +23,7 @@ from omo.errors import ValidationFailed
 from omo.models import Location, User
 from omo.scoping import access_branch
 from orders.exceptions import ManagerApprovalRequired
+from orders.loyalty import attributed_staff_id, loyalty_order_paid, member_prices
 from orders.models import (
     HK_DISTRICTS,
     Channel,
@@ -311,6 +312,7 @@ def order_place(
         raise ValidationFailed(fields={"customer_phone": _("Enter a phone number, e.g. 9123 4567.")})
     line_variants, prices = variants_load(lines, channel=channel)
     priced = lines_price(lines, line_variants, prices, channel=channel, staff=staff)
+    own_prices, priced = priced, member_prices(priced, member)  # the tier's price needs no manager
     subtotal = sum((p.total for _l, _v, p, _lp in priced), ZERO)
     order_discount = (discount or Discount()).off(subtotal, field="discount")
     if order_discount and not staff:
@@ -320,7 +322,9 @@ def order_place(
         raise ValidationFailed(
             fields={"shipping_fee": _("A shipping fee is for deliveries, positive, to the cent.")}
         )
-    approved_by = approval_check(priced, order_discount, actor=actor, approver=approver) if staff else None
+    approved_by = (
+        approval_check(own_prices, order_discount, actor=actor, approver=approver) if staff else None
+    )
     due = subtotal - order_discount + fee
     if not staff and payments:
         raise ValidationFailed(fields={"payments": _("Pay after placing the order.")})
@@ -355,7 +359,11 @@ def order_place(
         cashier=actor if staff else None,
         staff_id=staff_id
         if staff_id is not None
-        else (actor.pk if staff and channel == Channel.POS else None),
+        else (
+            actor.pk
+            if staff and channel == Channel.POS
+            else attributed_staff_id(member, channel=channel, at=now)
+        ),
         language=language,
         subtotal=subtotal,
         discount=order_discount,
@@ -414,7 +422,13 @@ def order_place(
             reference=order.number,
         )
     topics = ["order.placed"] + (["order.paid"] if paid_in_full else [])
-    after_commit(order, topics, extra=[stock_event] if stock_event else None, receipt=paid_in_full)
+    after_commit(
+        order,
+        topics,
+        extra=[stock_event] if stock_event else None,
+        receipt=paid_in_full,
+        extra_items=loyalty_order_paid(order) if paid_in_full else None,
+    )
     order.approved_by = approved_by  # type: ignore[attr-defined]
     return order
 

@@ -30,6 +30,7 @@ from omo.models import Location, User
 from omo.services.audit import audit_record
 from orders.exceptions import ManagerApprovalRequired, RefundExceedsPaid, ReturnNotAllowed
 from orders.locks import order_lock
+from orders.loyalty import loyalty_order_returned, loyalty_return_deduction
 from orders.models import (
     Disposition,
     Order,
@@ -280,6 +281,12 @@ def order_return(
     payments = list(order.payments.select_for_update().order_by("pk"))
     refundable = order.paid.amount - order.refunded.amount
     requested = value if refunds is None or as_credit else sum((r.amount for r in refunds), ZERO)
+    number = f"{order.number}-R{order.returns.count() + 1}"
+    if refunds is None and not as_credit:
+        # Policy "deduct": points of these goods the customer already spent come off the refund.
+        requested -= loyalty_return_deduction(
+            order, lines=lines.values(), values=values, return_number=number, actor=actor
+        )
     if requested > refundable:
         raise RefundExceedsPaid(order=order.number, requested=str(requested), refundable=str(refundable))
     if requested > value:
@@ -294,7 +301,6 @@ def order_return(
             amount=str(requested),
         )
     plan = [] if as_credit else refunds_plan(order, payments, requested, refunds, manager=manager)
-    number = f"{order.number}-R{order.returns.count() + 1}"
     record = Return.objects.create(
         number=number,
         order=order,
@@ -323,7 +329,13 @@ def order_return(
             "approved_by": manager.get_username() if manager else None,
         },
     )
-    after_commit(order, ["order.refunded"], extra=[stock_event], receipt=True)
+    after_commit(
+        order,
+        ["order.refunded"],
+        extra=[stock_event],
+        receipt=True,
+        extra_items=loyalty_order_returned(order, record, lines=lines.values(), values=values),
+    )
     return record
 
 

@@ -260,6 +260,7 @@ def test_walk_in_customer(branch: Location, tmp_path: Path) -> None:
 def test_points_block_only_with_the_hook(
     order: Order, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(documents, "receipt_extras", lambda order: {})
     without = pdf_text(bytes(document_render(order_id=order.pk, kind="receipt", language="en").pdf), tmp_path)
     monkeypatch.setattr(
         documents, "receipt_extras", lambda order: {"points": {"earned": 657, "balance": 4321}}
