@@ -16,6 +16,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from members.models import CONSENT_CHANNELS, ConsentChannel, Member, Segment, Tier
 from members.qr import member_from_qr
@@ -486,3 +487,41 @@ class SegmentViewSet(viewsets.GenericViewSet[Segment]):
         response = HttpResponse(content, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}-{channel}.csv"'
         return response
+
+
+class CampaignInput(serializers.Serializer[dict]):
+    template = serializers.IntegerField(min_value=1, help_text="The coupon template's id.")
+    campaign_key = serializers.SlugField(max_length=30, help_text="Names the campaign; a second send skips.")
+    channel = serializers.ChoiceField(
+        choices=ConsentChannel.choices, help_text="How the coupon is announced."
+    )
+
+
+class SegmentCampaignApi(APIView):
+    """A coupon to every member of a segment who consented to the channel it is announced on (managers).
+    Issued by a worker after this request commits; sending it again with the same key issues nothing twice."""
+
+    scope = "members"
+    allowed_roles = MANAGERS
+
+    @extend_schema(request=CampaignInput, responses={202: dict, **ERRORS})
+    def post(self, request: Request, pk: int) -> Response:
+        from django.db import transaction
+
+        from omo.services.outbox import outbox_enqueue
+
+        data = CampaignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        p = data.validated_data
+        members = list(segment_members(segment_get(pk), channel=p["channel"]).values_list("pk", flat=True))
+        with transaction.atomic():
+            outbox_enqueue(
+                task="members.tasks.coupon_campaign_issue_task",
+                kwargs={
+                    "template_id": p["template"],
+                    "member_ids": members,
+                    "campaign_key": p["campaign_key"],
+                    "actor": request.user.get_username(),
+                },
+            )
+        return Response({"members": len(members)}, status=status.HTTP_202_ACCEPTED)

@@ -9,4 +9,7 @@ router = SimpleRouter()
 router.register("members", views.MemberViewSet, basename="member")
 router.register("segments", views.SegmentViewSet, basename="segment")
 
-urlpatterns: list[URLPattern | URLResolver] = [path("", include(router.urls))]
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include(router.urls)),
+    path("segments/<int:pk>/campaign/", views.SegmentCampaignApi.as_view(), name="segment-campaign"),
+]

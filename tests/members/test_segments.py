@@ -212,3 +212,33 @@ def test_api_segments(api_as, people: dict[str, Member], cwb_cashier: User, cwb_
     assert duplicate.status_code == 409
     assert client.delete(f"/api/v1/segments/{sid}/").status_code == 204
     assert client.get(f"/api/v1/segments/{sid}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_coupon_campaign_goes_to_the_segment_members_who_consented(api_as, owner):
+    from django.db import transaction
+
+    from members.models import Coupon, Segment
+    from members.services.coupons import coupon_template_create
+    from members.services.members import member_create
+    from members.tasks import coupon_campaign_issue_task
+    from omo.models import OutboxMessage
+
+    yes = member_create(phone="+85261234501", source="api", actor="test", consents={"sms": True})
+    member_create(phone="+85261234502", source="api", actor="test")
+    segment = Segment.objects.create(name="Everyone")
+    template = coupon_template_create(
+        actor=owner, code="SPRING", name_en="Spring", name_zh_hant="春日", kind="amount", value=Decimal("30")
+    )
+    answer = api_as(owner).post(
+        f"/api/v1/segments/{segment.pk}/campaign/",
+        {"template": template.pk, "campaign_key": "spring", "channel": "sms"},
+        format="json",
+    )
+    assert answer.status_code == 202, answer.json()
+    assert answer.json() == {"members": 1}
+    message = OutboxMessage.objects.get(task_name="members.tasks.coupon_campaign_issue_task")
+    with transaction.atomic():
+        coupon_campaign_issue_task(**message.kwargs)
+        coupon_campaign_issue_task(**message.kwargs)
+    assert list(Coupon.objects.values_list("member_id", flat=True)) == [yes.pk]
