@@ -270,15 +270,24 @@ def reservation_extend(
 
 
 @transaction.atomic
-def reservations_keep(*, reservation_ids: Sequence[int], reference: str = "") -> int:
+def reservations_keep(*, reservation_ids: Sequence[int], reference: str = "", source: str = "") -> int:
     """Makes live holds last until they are sold or released (a web checkout has been paid): one UPDATE.
+    With `source`, they also become holds of that kind (a paid pickup is click-and-collect, no longer a
+    checkout in progress or a staff hold, so the staff-holds list stops showing it).
 
     Returns how many holds were kept; the caller compares with what it asked for, because a hold whose time
     ran out before the payment arrived may already be free for others (then the order must not go ahead).
     """
+    if source and source not in ReservationSource.values:
+        raise ValidationFailed(fields={"source": _("Unknown source of the hold.")})
+    changes: dict[str, Any] = {"expires_at": None}
+    if reference:
+        changes["reference"] = reference[:64]
+    if source:
+        changes["source"] = source
     now = timezone.now()
     return (
         Reservation.objects.filter(pk__in=list(reservation_ids), status=ReservationStatus.ACTIVE)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .update(expires_at=None, **({"reference": reference[:64]} if reference else {}))
+        .update(**changes)
     )

@@ -18,7 +18,7 @@ from orders.models import Order, OrderStatus
 from orders.pricing import ZERO
 from orders.services.common import after_commit, hkd
 from orders.services.fulfilment import holds_of, is_user, order_for
-from orders.services.placing import payments_save, tenders_redeem
+from orders.services.placing import hold_source, payments_save, tenders_redeem
 from orders.status import walk
 from orders.tenders import PaymentInput, payments_settle, tender_hooks_check
 
@@ -51,7 +51,14 @@ def order_pay(*, order_id: int, payments: Sequence[PaymentInput], actor: Any) ->
     if holds:
         if paid_in_full:
             # One UPDATE that keeps only live holds, so a sweep cannot free them between a check and the keep.
-            kept = reservations_keep(reservation_ids=holds, reference=order.number)
+            paid_source = hold_source(
+                channel=order.channel,
+                fulfilment=order.fulfilment,
+                location=order.location,
+                fulfil_from=order.fulfil_from,
+                paid=True,
+            )
+            kept = reservations_keep(reservation_ids=holds, reference=order.number, source=paid_source)
         else:
             kept = Reservation.objects.filter(pk__in=holds).live().count()
         if kept != len(holds):

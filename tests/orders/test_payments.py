@@ -182,3 +182,26 @@ def test_bad_payments_are_refused(cwb_cashier, shop, dress):
     with pytest.raises(ValidationFailed):
         order_pay(order_id=order.pk, payments=[pay("card", "10", "4111 1111 1111 1111")], actor=cwb_cashier)
     assert not Payment.objects.filter(order=order).exists()
+
+
+def test_a_phone_pickup_paid_later_becomes_click_and_collect_and_leaves_the_staff_holds(
+    cwb_cashier, shop, dress
+):
+    from inventory.selectors import staff_holds_list
+
+    order = order_place(
+        actor=cwb_cashier,
+        channel="phone",
+        location_id=shop["cwb"].pk,
+        lines=lines((dress[0], 1)),
+        fulfilment="pickup",
+        pickup_location_id=shop["cwb"].pk,
+        customer_phone="91234567",
+    )
+    hold = Reservation.objects.get(pk=order.lines.get().reservation_id)
+    assert hold.source == "staff_hold"
+    assert [h.pk for h in staff_holds_list(cwb_cashier, location_id=shop["cwb"].pk)] == [hold.pk]
+    order_pay(order_id=order.pk, actor=cwb_cashier, payments=[pay("fps", "199.00", "FPS-9")])
+    hold.refresh_from_db()
+    assert (hold.source, hold.expires_at) == ("click_collect", None)
+    assert list(staff_holds_list(cwb_cashier, location_id=shop["cwb"].pk)) == []
