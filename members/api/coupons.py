@@ -35,6 +35,7 @@ from members.selectors_coupons import (
     coupons_of_member,
 )
 from members.services.coupons import (
+    TEMPLATE_FIELDS,
     coupon_claim,
     coupon_issue,
     coupon_template_create,
@@ -57,25 +58,7 @@ class CouponTemplateOutput(serializers.ModelSerializer[CouponTemplate]):
 
     class Meta:
         model = CouponTemplate
-        fields = [
-            "id",
-            "code",
-            "name_en",
-            "name_zh_hant",
-            "kind",
-            "value",
-            "scope",
-            "category_id",
-            "min_spend",
-            "valid_from",
-            "valid_until",
-            "valid_days",
-            "channels",
-            "limit_per_member",
-            "claimable",
-            "is_active",
-            "created_at",
-        ]
+        fields = ["id", *TEMPLATE_FIELDS, "created_at"]
 
 
 class CouponTemplateInput(serializers.Serializer[dict]):

@@ -16,14 +16,13 @@ from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from catalog.api.fields import HkdField
 from members.api.me import MeBaseApi
 from members.models import Member
 from omo.api.serializers import ErrorOutput
-from orders.api.serializers import OrderLineOutput, OrderOutput, money
+from orders.api.serializers import MONEY_FIELDS, OrderLineOutput, OrderMoneyOutput, OrderOutput
 from orders.exceptions import OrderNotFound
 from orders.models import Order, Payment, Refund
-
-MONEY_FIELDS = ["subtotal", "discount", "shipping_fee", "rounding", "total", "paid", "refunded"]
 
 
 def my_orders(member: Member) -> QuerySet[Order]:
@@ -49,32 +48,25 @@ def my_order_get(member: Member, number: str) -> Order:
 
 
 class MyPaymentOutput(serializers.ModelSerializer[Payment]):
-    amount = serializers.SerializerMethodField()
+    amount = HkdField(read_only=True)
 
     class Meta:
         model = Payment
         fields = ["tender", "amount", "created_at"]
 
-    def get_amount(self, payment: Payment) -> str:
-        return money(payment.amount)
-
 
 class MyRefundOutput(serializers.ModelSerializer[Refund]):
-    amount = serializers.SerializerMethodField()
+    amount = HkdField(read_only=True)
 
     class Meta:
         model = Refund
         fields = ["tender", "amount", "status", "created_at"]
 
-    def get_amount(self, refund: Refund) -> str:
-        return money(refund.amount)
 
-
-class MyOrderListOutput(serializers.ModelSerializer[Order]):
+class MyOrderListOutput(OrderMoneyOutput):
     location_code = serializers.CharField(source="location.code")
     location_name_en = serializers.CharField(source="location.name_en")
     location_name_zh_hant = serializers.CharField(source="location.name_zh_hant")
-    total = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
@@ -89,9 +81,6 @@ class MyOrderListOutput(serializers.ModelSerializer[Order]):
             "total",
             "placed_at",
         ]
-
-    def get_total(self, order: Order) -> str:
-        return money(order.total)
 
 
 class MyOrderOutput(MyOrderListOutput):
@@ -129,12 +118,6 @@ class MyOrderOutput(MyOrderListOutput):
             "refunds",
             "receipt_url",
         ]
-
-    def to_representation(self, order: Order) -> dict[str, Any]:
-        data = super().to_representation(order)
-        for name in MONEY_FIELDS:
-            data[name] = money(getattr(order, name))
-        return data
 
     def get_balance(self, order: Order) -> str:
         return str(max(order.total.amount - order.paid.amount, 0))

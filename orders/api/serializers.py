@@ -212,16 +212,12 @@ class EmailInput(serializers.Serializer[dict]):
 # --- Output -------------------------------------------------------------------------------------------------
 
 
-def money(value: Any) -> str:
-    return str(value.amount)
-
-
 class OrderLineOutput(serializers.ModelSerializer[OrderLine]):
     variant = serializers.IntegerField(source="variant_id")
-    unit_price = serializers.SerializerMethodField()
-    list_price = serializers.SerializerMethodField()
-    discount = serializers.SerializerMethodField()
-    total = serializers.SerializerMethodField()
+    unit_price = HkdField(read_only=True)
+    list_price = HkdField(read_only=True)
+    discount = HkdField(read_only=True)
+    total = HkdField(read_only=True)
 
     class Meta:
         model = OrderLine
@@ -242,24 +238,12 @@ class OrderLineOutput(serializers.ModelSerializer[OrderLine]):
             "returned_qty",
         ]
 
-    def get_unit_price(self, line: OrderLine) -> str:
-        return money(line.unit_price)
-
-    def get_list_price(self, line: OrderLine) -> str:
-        return money(line.list_price)
-
-    def get_discount(self, line: OrderLine) -> str:
-        return money(line.discount)
-
-    def get_total(self, line: OrderLine) -> str:
-        return money(line.total)
-
 
 class PaymentOutput(serializers.ModelSerializer[Payment]):
-    amount = serializers.SerializerMethodField()
-    tendered = serializers.SerializerMethodField()
-    change = serializers.SerializerMethodField()
-    refunded = serializers.SerializerMethodField()
+    amount = HkdField(read_only=True)
+    tendered = HkdField(read_only=True)
+    change = HkdField(read_only=True)
+    refunded = HkdField(read_only=True)
 
     class Meta:
         model = Payment
@@ -275,35 +259,32 @@ class PaymentOutput(serializers.ModelSerializer[Payment]):
             "created_at",
         ]
 
-    def get_amount(self, payment: Payment) -> str:
-        return money(payment.amount)
-
-    def get_tendered(self, payment: Payment) -> str:
-        return money(payment.tendered)
-
-    def get_change(self, payment: Payment) -> str:
-        return money(payment.change)
-
-    def get_refunded(self, payment: Payment) -> str:
-        return money(payment.refunded)
-
 
 class RefundOutput(serializers.ModelSerializer[Refund]):
-    amount = serializers.SerializerMethodField()
+    amount = HkdField(read_only=True)
     return_number = serializers.CharField(source="return_record.number", default=None)
 
     class Meta:
         model = Refund
         fields = ["id", "tender", "amount", "status", "reference", "location", "return_number", "created_at"]
 
-    def get_amount(self, refund: Refund) -> str:
-        return money(refund.amount)
-
 
 MONEY_FIELDS = ["subtotal", "discount", "shipping_fee", "rounding", "total", "paid", "refunded"]
 
 
-class OrderOutput(serializers.ModelSerializer[Order]):
+class OrderMoneyOutput(serializers.ModelSerializer[Order]):
+    """The order's money (MONEY_FIELDS) as HKD decimal strings, for every order output to build on."""
+
+    subtotal = HkdField(read_only=True)
+    discount = HkdField(read_only=True)
+    shipping_fee = HkdField(read_only=True)
+    rounding = HkdField(read_only=True)
+    total = HkdField(read_only=True)
+    paid = HkdField(read_only=True)
+    refunded = HkdField(read_only=True)
+
+
+class OrderOutput(OrderMoneyOutput):
     location_code = serializers.CharField(source="location.code")
     lines = OrderLineOutput(many=True)
     payments = PaymentOutput(many=True)
@@ -356,12 +337,6 @@ class OrderOutput(serializers.ModelSerializer[Order]):
             "receipt_url",
         ]
 
-    def to_representation(self, order: Order) -> dict[str, Any]:
-        data = super().to_representation(order)
-        for name in MONEY_FIELDS:
-            data[name] = money(getattr(order, name))
-        return data
-
     def get_balance(self, order: Order) -> str:
         return str(max(order.total.amount - order.paid.amount, 0))
 
@@ -387,7 +362,7 @@ class OrderDetailOutput(OrderOutput):
 
 class OrderListOutput(serializers.ModelSerializer[Order]):
     location_code = serializers.CharField(source="location.code")
-    total = serializers.SerializerMethodField()
+    total = HkdField(read_only=True)
 
     class Meta:
         model = Order
@@ -406,25 +381,19 @@ class OrderListOutput(serializers.ModelSerializer[Order]):
             "placed_at",
         ]
 
-    def get_total(self, order: Order) -> str:
-        return money(order.total)
-
 
 class ReturnLineOutput(serializers.ModelSerializer[ReturnLine]):
-    value = serializers.SerializerMethodField(method_name="value_of")
+    value = HkdField(read_only=True)
     sku = serializers.CharField(source="order_line.sku")
 
     class Meta:
         model = ReturnLine
         fields = ["id", "order_line", "sku", "qty", "disposition", "stock_location", "value"]
 
-    def value_of(self, line: ReturnLine) -> str:
-        return money(line.value)
-
 
 class ReturnOutput(serializers.ModelSerializer[Return]):
     order_number = serializers.CharField(source="order.number")
-    value = serializers.SerializerMethodField(method_name="value_of")
+    value = HkdField(read_only=True)
     lines = ReturnLineOutput(many=True)
     refunds = RefundOutput(many=True)
 
@@ -444,9 +413,6 @@ class ReturnOutput(serializers.ModelSerializer[Return]):
             "lines",
             "refunds",
         ]
-
-    def value_of(self, record: Return) -> str:
-        return money(record.value)
 
 
 class ExchangeOutput(serializers.Serializer[Any]):
