@@ -21,7 +21,7 @@ from members.services.coupons import (
     coupons_birthday_issue,
 )
 from omo.models import AuditLog
-from tests.concurrency.test_no_oversell import errors_of, race
+from tests.concurrency.racing import errors_of, race
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

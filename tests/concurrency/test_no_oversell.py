@@ -7,14 +7,11 @@ barrier so that they all start together, and closed when the thread ends. The te
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -33,41 +30,13 @@ from inventory.services import (
     stock_sell,
 )
 from omo.models import Location
+from tests.concurrency.racing import errors_of, race
 from tests.factories.catalog import VariantFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 CLIENTS = 64
 LAST_UNITS = 10
-
-
-def race(clients: Sequence[Callable[[], Any]]) -> list[Any]:
-    """Runs each client in its own thread, all released together; returns what each returned or raised."""
-    barrier = threading.Barrier(len(clients))
-    outcomes: list[Any] = [None] * len(clients)
-
-    def run(index: int, client: Callable[[], Any]) -> None:
-        try:
-            connection.ensure_connection()  # connected before the start, so the race is on the rows
-            barrier.wait(timeout=30)
-            outcomes[index] = client()
-        except BaseException as error:
-            outcomes[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index, client)) for index, client in enumerate(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a client hung (a lock never released?)"
-    return outcomes
-
-
-def errors_of(outcomes: Sequence[Any], *allowed: type[BaseException]) -> list[BaseException]:
-    """Every exception that is not one of the allowed kinds: a deadlock, an IntegrityError, a bug."""
-    return [o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, allowed)]
 
 
 def receive(variant: Variant, location: Location, qty: int) -> None:

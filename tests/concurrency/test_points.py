@@ -8,48 +8,23 @@ test_no_oversell); the tests commit for real (`transaction=True`).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from members.models import Member, PointsEntry, SpendEntry
 from members.selectors_points import points_balance
 from members.services import PointsInsufficient, points_earn, points_mature, points_redeem, points_reverse
 from members.tasks import points_earn_task
+from tests.concurrency.racing import race
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 CLIENTS = 12
-
-
-def race(clients: Sequence[Callable[[], Any]]) -> list[Any]:
-    """Runs each client in its own thread, all released together; returns what each returned or raised."""
-    barrier = threading.Barrier(len(clients))
-    outcomes: list[Any] = [None] * len(clients)
-
-    def run(index: int, client: Callable[[], Any]) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            outcomes[index] = client()
-        except BaseException as error:
-            outcomes[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index, client)) for index, client in enumerate(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a client hung (a lock never released?)"
-    return outcomes
 
 
 @pytest.fixture

@@ -8,13 +8,10 @@ over one another's return number).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from catalog.models import Variant
@@ -26,40 +23,12 @@ from orders.models import Order, OrderStatus, Payment, Refund, Return, ReturnLin
 from orders.pricing import Discount
 from orders.services import LineInput, RefundInput, ReturnItem, order_place, order_return
 from orders.tenders import PaymentInput
+from tests.concurrency.racing import errors_of, race
 from tests.factories.inventory import receive, sized_product, staff
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
 CLIENTS = 12
-
-
-def race(clients: Sequence[Callable[[], Any]]) -> list[Any]:
-    """Runs each client in its own thread, all released together; returns what each returned or raised."""
-    barrier = threading.Barrier(len(clients))
-    outcomes: list[Any] = [None] * len(clients)
-
-    def run(index: int, client: Callable[[], Any]) -> None:
-        try:
-            connection.ensure_connection()  # connected before the start, so the race is on the rows
-            barrier.wait(timeout=30)
-            outcomes[index] = client()
-        except BaseException as error:
-            outcomes[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index, client)) for index, client in enumerate(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a client hung (a lock never released?)"
-    return outcomes
-
-
-def errors_of(outcomes: Sequence[Any], *allowed: type[BaseException]) -> list[BaseException]:
-    """Every exception that is not one of the allowed kinds: a deadlock, an IntegrityError, a bug."""
-    return [o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, allowed)]
 
 
 @pytest.fixture
