@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import phonenumbers
 from django.db.models import BooleanField, DecimalField, Exists, OuterRef, Q, QuerySet, Subquery, Sum
@@ -15,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from members.exceptions import MemberNotFound
 from members.models import CONSENT_CHANNELS, ConsentChannel, ConsentRecord, Member, Segment, SpendEntry
 from omo.errors import NotFound, ValidationFailed
+from omo.models import Role
 
 
 def phone_normalise(raw: str, *, region: str = "HK") -> str | None:
@@ -201,3 +203,21 @@ def segment_get(segment_id: int) -> Segment:
     if segment is None:
         raise NotFound(segment_id=segment_id)
     return segment
+
+
+def signed_in_member(user: Any) -> Member | None:
+    """The member of a signed-in customer (the survivor if it was merged), or None: staff, an API client, an
+    anonymous caller, a customer without a member, an erased member."""
+    if (
+        not (user and user.is_authenticated)
+        or user.is_superuser
+        or getattr(user, "role", None) != Role.CUSTOMER
+    ):
+        return None
+    member = Member.objects.filter(user=user).first()
+    if member is None:
+        return None
+    try:
+        return member_get(member.pk)
+    except MemberNotFound:
+        return None

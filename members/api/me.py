@@ -29,17 +29,15 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from members.exceptions import MemberNotFound
 from members.models import ConsentChannel, Coupon, Member, PointsEntry
 from members.qr import member_qr_token, qr_max_age
-from members.selectors import member_get
+from members.selectors import signed_in_member
 from members.selectors_coupons import coupons_of_member
 from members.selectors_points import points_balance, points_history
 from members.services.members import consent_set, member_update
 from members.services.otp import OtpRateLimited, otp_request, otp_ttl_seconds, otp_verify
 from members.services.tiers import spend_12m, tier_benefits, tier_rank, tier_rules
 from omo.api.serializers import ErrorOutput
-from omo.models import Role
 from omo.qr import qr_svg
 
 AUTH_BACKEND = "omo.auth_backends.RoleBackend"
@@ -54,24 +52,6 @@ def client_ip(request: Request) -> str:
     if api_settings.NUM_PROXIES is None:
         return str(request.META.get("REMOTE_ADDR") or "unknown")
     return BaseThrottle().get_ident(request) or "unknown"
-
-
-def signed_in_member(user: Any) -> Member | None:
-    """The member of a signed-in customer (the survivor if it was merged), or None: staff, an API client, an
-    anonymous caller, a customer without a member, an erased member."""
-    if (
-        not (user and user.is_authenticated)
-        or user.is_superuser
-        or getattr(user, "role", None) != Role.CUSTOMER
-    ):
-        return None
-    member = Member.objects.filter(user=user).first()
-    if member is None:
-        return None
-    try:
-        return member_get(member.pk)
-    except MemberNotFound:
-        return None
 
 
 def tier_progress(member: Member) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from members.selectors import signed_in_member
 from omo.api.permissions import IsOwner
 from omo.api.serializers import ErrorOutput
 from omo.errors import ValidationFailed
@@ -383,8 +384,6 @@ class CheckoutApi(APIView):
         data = s.CheckoutInput(data=request.data)
         data.is_valid(raise_exception=True)
         p = data.validated_data
-        from members.api.me import signed_in_member
-
         actor = request.user if request.user.is_authenticated else "web"
         # A signed-in customer's order is theirs: it earns points and shows in their account.
         member = signed_in_member(request.user)

@@ -293,3 +293,34 @@ def test_the_fast_sale_answer_is_the_order_serializer(api_as, cwb_cashier, shop,
     for order in Order.objects.all():
         order = order_get(cwb_cashier, order.pk)
         assert order_data(order) == OrderOutput(order).data
+
+
+def test_a_signed_in_customers_checkout_is_booked_to_their_member(api, api_as, shop, dress, customer):
+    from members.models import Member
+
+    member = Member.objects.create(phone="+85261234567", name="Amy", user=customer)
+    placed = api_as(customer).post(
+        "/api/v1/checkout/",
+        {
+            "fulfilment": "pickup",
+            "pickup_location": shop["mk"].pk,
+            "customer_name": "Amy",
+            "customer_phone": "61234567",
+            "lines": [{"sku": "DRESS-S", "qty": 1}],
+        },
+        format="json",
+    )
+    assert placed.status_code == 201, placed.json()
+    assert Order.objects.get(pk=placed.json()["id"]).member_id == member.pk
+    guest = api.post(
+        "/api/v1/checkout/",
+        {
+            "fulfilment": "pickup",
+            "pickup_location": shop["mk"].pk,
+            "customer_name": "B",
+            "customer_phone": "61234568",
+            "lines": [{"sku": "DRESS-S", "qty": 1}],
+        },
+        format="json",
+    )
+    assert Order.objects.get(pk=guest.json()["id"]).member_id is None
